@@ -1,0 +1,1 @@
+export { assertFits, assertInt, assertOffset, assertPowerOfTwo, assertShared } from './validate.js';
