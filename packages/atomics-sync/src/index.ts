@@ -1,1 +1,20 @@
-export { assertFits, assertInt, assertOffset, assertPowerOfTwo, assertShared } from './validate.js';
+/**
+ * atomics-sync: synchronization primitives that live at an offset inside a SharedArrayBuffer and that
+ * any thread re-attaches to from a plain, structured-cloneable handle.
+ * @packageDocumentation
+ */
+export { isSyncError, type SyncError, type SyncErrorCode } from './errors.js';
+export { EVENT_DEFAULT_SPIN, Event, type EventHandle, type EventOptions } from './event.js';
+export { MUTEX_DEFAULT_SPIN, Mutex, type MutexHandle } from './mutex.js';
+export { SEMAPHORE_DEFAULT_SPIN, Semaphore, type SemaphoreHandle } from './semaphore.js';
+export { CACHE_LINE, type PrimitiveSpec } from './spec.js';
+export {
+  assertFits,
+  assertInt,
+  assertOffset,
+  assertPowerOfTwo,
+  assertShared,
+  checkSpin,
+  checkTimeout,
+} from './validate.js';
+export { pendingAsyncWaits, type WaitResult } from './wait.js';
