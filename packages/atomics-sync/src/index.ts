@@ -3,6 +3,14 @@
  * any thread re-attaches to from a plain, structured-cloneable handle.
  * @packageDocumentation
  */
+
+export {
+  AtomicBitset,
+  type AtomicBitsetHandle,
+  BITSET_MAX_SIZE,
+  popcount,
+} from './bitset.js';
+export { DOORBELL_DEFAULT_SPIN, DOORBELL_MAX_CAPACITY, Doorbell, type DoorbellHandle } from './doorbell.js';
 export { isSyncError, type SyncError, type SyncErrorCode } from './errors.js';
 export { EVENT_DEFAULT_SPIN, Event, type EventHandle, type EventOptions } from './event.js';
 export { MUTEX_DEFAULT_SPIN, Mutex, type MutexHandle } from './mutex.js';

@@ -1,0 +1,184 @@
+import test from 'ava';
+import { Doorbell, pendingAsyncWaits } from '../src/index.js';
+import { rng, WorkerScope } from './helpers.js';
+
+test('byteLength is an 8-byte header plus one bit per id in 32-bit words', (t) => {
+  t.is(Doorbell.byteLength(1), 12);
+  t.is(Doorbell.byteLength(32), 12);
+  t.is(Doorbell.byteLength(33), 16);
+  t.is(Doorbell.byteLength(256), 40);
+});
+
+test('ring marks ids pending; drain returns them ascending, once, and clears them', (t) => {
+  const d = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(100)), 0, 100);
+  t.false(d.pending());
+  for (const id of [99, 3, 64, 31, 32, 0, 3]) d.ring(id);
+  t.true(d.pending());
+  const out = new Int32Array(10);
+  t.is(d.drain(out), 6);
+  t.deepEqual([...out.subarray(0, 6)], [0, 3, 31, 32, 64, 99]);
+  t.false(d.pending());
+  t.is(d.drain(out), 0);
+});
+
+test('drain into a short array takes the lowest ids and leaves the rest ready', (t) => {
+  const d = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(64)), 0, 64);
+  for (const id of [5, 1, 40, 33, 2]) d.ring(id);
+  const out = new Int32Array(2);
+  t.is(d.drain(out), 2);
+  t.deepEqual([...out], [1, 2]);
+  t.is(d.drain(out), 2);
+  t.deepEqual([...out], [5, 33]);
+  t.is(d.drain(out), 1);
+  t.is(out[0], 40);
+  t.false(d.pending());
+});
+
+test('a handle survives structured cloning and attaches to the same state', (t) => {
+  const d = Doorbell.init(new SharedArrayBuffer(64), 8, 40);
+  const h = structuredClone(d.handle);
+  t.deepEqual({ offset: h.offset, capacity: h.capacity }, { offset: 8, capacity: 40 });
+  const again = Doorbell.from(h);
+  again.ring(39);
+  t.true(d.pending());
+  t.is(d.capacity, 40);
+});
+
+test('wait and waitAsync return false on timeout and true when something is ready', async (t) => {
+  const d = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(8)), 0, 8);
+  t.false(d.wait(0));
+  t.false(d.wait(20, 0));
+  t.false(d.wait(20));
+  t.false(await d.waitAsync(20));
+  t.is(pendingAsyncWaits(), 0);
+  d.ring(7);
+  t.true(d.wait(0, 0));
+  t.true(d.wait(1000));
+  t.true(await d.waitAsync(1000));
+});
+
+test('waitAsync is woken by a ring; wake() releases a waiter with nothing ready', async (t) => {
+  const d = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(8)), 0, 8);
+  const p = d.waitAsync(20_000);
+  setTimeout(() => d.ring(2), 5);
+  t.true(await p);
+  t.is(d.drain(new Int32Array(8)), 1);
+  const q = d.waitAsync();
+  setTimeout(() => d.wake(), 5);
+  t.false(await q);
+  d.wake();
+  t.false(d.wait(), 'a wake() with no waiter makes the next wait return');
+  t.false(d.wait(10, 0), 'and only the next one');
+});
+
+test('bad arguments are rejected with what was expected', (t) => {
+  const buf = new SharedArrayBuffer(64);
+  t.throws(() => new Doorbell(new ArrayBuffer(64) as never, 0, 8), {
+    instanceOf: TypeError,
+    code: 'ERR_NOT_SHARED',
+  });
+  t.throws(() => new Doorbell(buf, 1, 8), {
+    instanceOf: RangeError,
+    code: 'ERR_MISALIGNED',
+    message: /multiple of 4/,
+  });
+  t.throws(() => new Doorbell(buf, 0, 0), {
+    instanceOf: RangeError,
+    code: 'ERR_OUT_OF_RANGE',
+    message: /capacity/,
+  });
+  t.throws(() => new Doorbell(buf, 0, 2.5), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+  t.throws(() => new Doorbell(buf, 0, 1024), {
+    instanceOf: RangeError,
+    code: 'ERR_BUFFER_TOO_SMALL',
+    message: 'Doorbell: buffer too small; needs 136 bytes at offset 0 (136 in all), buffer has 64',
+  });
+  const d = new Doorbell(buf, 0, 10);
+  for (const bad of [-1, 10, 1.5, Number.NaN, 2 ** 32]) {
+    t.throws(() => d.ring(bad), {
+      instanceOf: RangeError,
+      code: 'ERR_OUT_OF_RANGE',
+      message: `Doorbell.ring: id must be an integer between 0 and 9, got ${bad}`,
+    });
+  }
+  t.throws(() => d.drain([] as never), {
+    instanceOf: TypeError,
+    code: 'ERR_INVALID_ARG',
+    message: /Int32Array/,
+  });
+  t.throws(() => d.wait(-1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+  t.throws(() => Doorbell.from(7 as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG' });
+});
+
+const CAPACITY = 96;
+const PRODUCERS = 3;
+const RINGS = 1500;
+
+function startProducers(scope: WorkerScope, d: Doorbell, ack: SharedArrayBuffer, seed: number) {
+  const random = rng(seed);
+  return Array.from({ length: PRODUCERS }, (_, p) =>
+    scope.start<{ rung: number; lost: number }>('doorbell-producer', {
+      bell: d.handle,
+      ack,
+      // Interleaved ids, so producers share bitset words and race on the same atomic OR.
+      ids: Array.from({ length: CAPACITY / PRODUCERS }, (_, k) => k * PRODUCERS + p),
+      rings: RINGS,
+      seed: Math.floor(random() * 2 ** 31) + 1,
+      maxSleepMs: 1,
+    }),
+  );
+}
+
+test.serial('a sleeping sync consumer observes every ring (no lost wake-up)', async (t) => {
+  const scope = new WorkerScope();
+  const d = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(CAPACITY)), 0, CAPACITY);
+  const ack = new SharedArrayBuffer(4 * CAPACITY);
+  const consumer = scope.start<{ seen: number[]; count: number; falseWakes: number; wakes: number }>(
+    'doorbell-consumer',
+    { bell: d.handle, ack, total: PRODUCERS * RINGS, spin: 0, timeoutMs: 30_000 },
+  );
+  const producers = startProducers(scope, d, ack, 0x5eed);
+  const made = await Promise.all(producers.map((p) => p.result));
+  const got = await consumer.result;
+  t.deepEqual(
+    made,
+    producers.map(() => ({ rung: RINGS, lost: 0 })),
+  );
+  t.is(got.falseWakes, 0, 'the consumer never woke empty-handed');
+  t.is(got.count, PRODUCERS * RINGS);
+  t.deepEqual(got.seen, [...new Int32Array(ack)], 'every id seen exactly as often as it was rung');
+  t.false(d.pending());
+  await scope.finish(t);
+});
+
+test.serial('a main-thread waitAsync consumer observes every ring', async (t) => {
+  const scope = new WorkerScope();
+  const d = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(CAPACITY)), 0, CAPACITY);
+  const ack = new SharedArrayBuffer(4 * CAPACITY);
+  const acks = new Int32Array(ack);
+  const producers = startProducers(scope, d, ack, 0xbe11);
+  const out = new Int32Array(CAPACITY);
+  let count = 0;
+  let falseWakes = 0;
+  while (count < PRODUCERS * RINGS) {
+    if (!(await d.waitAsync(30_000))) {
+      falseWakes++;
+      break;
+    }
+    const n = d.drain(out);
+    for (let i = 0; i < n; i++) {
+      Atomics.add(acks, out[i], 1);
+      Atomics.notify(acks, out[i]);
+    }
+    count += n;
+  }
+  const made = await Promise.all(producers.map((p) => p.result));
+  t.is(falseWakes, 0);
+  t.is(count, PRODUCERS * RINGS);
+  t.deepEqual(
+    made,
+    producers.map(() => ({ rung: RINGS, lost: 0 })),
+  );
+  t.is(pendingAsyncWaits(), 0);
+  await scope.finish(t);
+});
