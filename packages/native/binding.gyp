@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "virq_native",
+      "sources": [
+        "cpp/addon.cc",
+        "cpp/errors.cc",
+        "cpp/eventfd.cc",
+        "cpp/epoll.cc",
+        "cpp/vfio.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}
