@@ -1,0 +1,440 @@
+/**
+ * A pool of eventfd-compatible counters in one SharedArrayBuffer, plus an arena of Doorbells in the
+ * same buffer. This module is the "fs/eventfd.c" of virq: the counter, its wait queue, and the
+ * kernel-internal operations (eventfd_ctx_fdget / _put / eventfd_signal / eventfd_ctx_do_read) that
+ * vfio uses. The user-facing file object is SharedEventFd (shared-eventfd.ts).
+ *
+ * Why one buffer for counters and doorbells: a thread can only touch a SharedArrayBuffer it was sent.
+ * A watch (epoll registration) is stored in the counter's slot as "doorbell at arena offset X, bit T",
+ * so any thread that holds the pool — a device raising an interrupt on the main thread, a dispatch
+ * worker unmasking a vector — can ring the watcher's doorbell on write without having been told about
+ * that doorbell separately.
+ *
+ * Layout (byte offsets):
+ *   header   [0, 64)                 int32: MAGIC, VERSION, CAPACITY, POOL_ID, ALLOC_HINT,
+ *                                    ARENA_OFFSET, ARENA_BYTES, ARENA_USED, LIVE
+ *   slots    [64, 64 + 128*capacity) one 128-byte slot per counter, see SLOT_* below
+ *   arena    [ARENA_OFFSET, +ARENA_BYTES) doorbells: a 64-byte descriptor (int32 capacity) then the
+ *                                    Doorbell's own bytes, each 64-byte aligned
+ */
+import { type DoorbellHandle, type DoorbellLike, doorbellClass } from './doorbell.js';
+
+const MAGIC = 0x76697166; // 'virq' 'f'
+const VERSION = 1;
+const H_MAGIC = 0;
+const H_VERSION = 1;
+const H_CAPACITY = 2;
+const H_POOL_ID = 3;
+const H_ALLOC_HINT = 4;
+const H_ARENA_OFFSET = 5;
+const H_ARENA_BYTES = 6;
+const H_ARENA_USED = 7;
+const H_LIVE = 8;
+const HEADER_BYTES = 64;
+
+/** Bytes per counter slot. */
+export const SLOT_BYTES = 128;
+const SLOT_WORDS = SLOT_BYTES / 4;
+// int32 word offsets inside a slot (the u64 count occupies words 0-1)
+const S_FLAGS = 2;
+const S_GEN = 3;
+const S_REFS = 4;
+const S_WSEQ = 5; // bumped by every write/signal/close: the wait-queue "wake" word
+const S_RWAIT = 6; // threads blocked on WSEQ (readers, async watchers)
+const S_RSEQ = 7; // bumped by every read: wakes writers blocked on a full counter
+const S_WWAIT = 8; // threads blocked on RSEQ
+const S_WATCH = 10; // MAX_WATCHES pairs of (doorbell descriptor offset, tag)
+/** Doorbell watches one counter can hold (like being in that many epoll sets). */
+export const MAX_WATCHES = 8;
+
+/** Slot flag: allocated. */
+export const F_ALLOCATED = 1;
+/** Slot flag: EFD_SEMAPHORE. */
+export const F_SEMAPHORE = 2;
+/** Slot flag: the file was closed (its watchers saw POLLHUP); the ctx may live on while referenced. */
+export const F_CLOSED = 4;
+/** Slot flag: EFD_NONBLOCK. */
+export const F_NONBLOCK = 8;
+
+/** ULLONG_MAX: what eventfd_signal saturates at. */
+export const ULLONG_MAX = 0xffffffffffffffffn;
+/** The largest count write(2) may produce (ULLONG_MAX - 1). */
+export const EVENTFD_MAX_WRITE = 0xfffffffffffffffen;
+
+/** Structured-cloneable pool handle. */
+export interface EventFdPoolHandle {
+  buffer: SharedArrayBuffer;
+}
+
+/** Pool creation options. */
+export interface EventFdPoolOptions {
+  /** Number of counters (default 2048). */
+  capacity?: number;
+  /** Bytes reserved for doorbells created with {@link EventFdPool.createDoorbell} (default 64 KiB). */
+  doorbellBytes?: number;
+}
+
+/** Events delivered to same-thread wait-queue listeners, like the poll key of a kernel wakeup. */
+export const EV_IN = 1;
+/** The file was closed (POLLHUP). */
+export const EV_HUP = 2;
+
+/** A same-thread wait-queue callback (the virqfd_wakeup analogue). */
+export type WaitQueueFn = (events: number) => void;
+
+const registry = new Map<number, EventFdPool>();
+
+/**
+ * A pool of eventfd counters and doorbells in one SharedArrayBuffer. Create one with
+ * {@link EventFdPool.create}, share its {@link EventFdPool.handle}, and attach in another thread with
+ * {@link EventFdPool.from}. Each thread keeps one pool object per buffer (by pool id).
+ */
+export class EventFdPool {
+  /** The shared memory. */
+  readonly buffer: SharedArrayBuffer;
+  /** Random non-zero id stored in the header; identifies the pool across threads. */
+  readonly id: number;
+  /** Number of counters. */
+  readonly capacity: number;
+  /** @internal */ readonly i32: Int32Array;
+  /** @internal */ readonly u64: BigUint64Array;
+  private readonly doorbells = new Map<number, DoorbellLike>();
+  /** @internal same-thread wait-queue listeners per slot */
+  readonly listeners = new Map<number, Set<WaitQueueFn>>();
+  private static defaultPool: EventFdPool | undefined;
+
+  private constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.i32 = new Int32Array(buffer);
+    this.u64 = new BigUint64Array(buffer);
+    if (Atomics.load(this.i32, H_MAGIC) !== MAGIC || Atomics.load(this.i32, H_VERSION) !== VERSION) {
+      throw new TypeError('EventFdPool: buffer does not hold a virq eventfd pool');
+    }
+    this.id = Atomics.load(this.i32, H_POOL_ID);
+    this.capacity = Atomics.load(this.i32, H_CAPACITY);
+  }
+
+  /** Creates a pool in a new SharedArrayBuffer and registers it in this thread. */
+  static create(options: EventFdPoolOptions = {}): EventFdPool {
+    const capacity = options.capacity ?? 2048;
+    const arenaBytes = options.doorbellBytes ?? 64 * 1024;
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 20) {
+      throw new RangeError(`EventFdPool: capacity must be an integer in [1, 2^20], got ${capacity}`);
+    }
+    if (!Number.isInteger(arenaBytes) || arenaBytes < 0 || arenaBytes % 64 !== 0) {
+      throw new RangeError(`EventFdPool: doorbellBytes must be a non-negative multiple of 64`);
+    }
+    const arenaOffset = HEADER_BYTES + capacity * SLOT_BYTES;
+    const buffer = new SharedArrayBuffer(arenaOffset + arenaBytes);
+    const i32 = new Int32Array(buffer);
+    let id = 0;
+    while (id === 0 || registry.has(id)) id = (Math.random() * 0x7fffffff) | 0;
+    i32[H_VERSION] = VERSION;
+    i32[H_CAPACITY] = capacity;
+    i32[H_POOL_ID] = id;
+    i32[H_ARENA_OFFSET] = arenaOffset;
+    i32[H_ARENA_BYTES] = arenaBytes;
+    Atomics.store(i32, H_MAGIC, MAGIC);
+    const pool = new EventFdPool(buffer);
+    registry.set(pool.id, pool);
+    return pool;
+  }
+
+  /** Attaches to a pool from its handle (any thread); returns this thread's object for that pool. */
+  static from(handle: EventFdPoolHandle): EventFdPool {
+    if (!(handle?.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError('EventFdPool.from: handle.buffer must be a SharedArrayBuffer');
+    }
+    const id = new Int32Array(handle.buffer, 0, HEADER_BYTES / 4)[H_POOL_ID];
+    const known = registry.get(id);
+    if (known) return known;
+    const pool = new EventFdPool(handle.buffer);
+    registry.set(pool.id, pool);
+    return pool;
+  }
+
+  /** This thread's pool with the given id, if attached. */
+  static byId(id: number): EventFdPool | undefined {
+    return registry.get(id);
+  }
+
+  /**
+   * The pool SharedEventFd.create() allocates from when no pool is given (created on first use, one
+   * per thread; when it fills up, a new default pool replaces it).
+   */
+  static get default(): EventFdPool {
+    EventFdPool.defaultPool ??= EventFdPool.create();
+    return EventFdPool.defaultPool;
+  }
+
+  /** @internal replaces a full default pool */
+  static replaceDefault(): EventFdPool {
+    EventFdPool.defaultPool = EventFdPool.create();
+    return EventFdPool.defaultPool;
+  }
+
+  /** Structured-cloneable handle for {@link EventFdPool.from}. */
+  get handle(): EventFdPoolHandle {
+    return { buffer: this.buffer };
+  }
+
+  /** Counters currently allocated (open files plus closed ones still referenced by a trigger). */
+  get live(): number {
+    return Atomics.load(this.i32, H_LIVE);
+  }
+
+  /**
+   * Allocates a Doorbell inside this pool's buffer. Only such doorbells can be watched by this pool's
+   * counters: every thread that holds the pool can then ring them.
+   */
+  createDoorbell(capacity: number): DoorbellLike {
+    const Doorbell = doorbellClass();
+    const bytes = roundUp(Doorbell.byteLength(capacity), 64) + 64;
+    const arenaOffset = this.i32[H_ARENA_OFFSET];
+    const arenaBytes = this.i32[H_ARENA_BYTES];
+    for (;;) {
+      const used = Atomics.load(this.i32, H_ARENA_USED);
+      if (used + bytes > arenaBytes) {
+        throw new RangeError(`EventFdPool: doorbell arena full (${arenaBytes} bytes); raise doorbellBytes`);
+      }
+      if (Atomics.compareExchange(this.i32, H_ARENA_USED, used, used + bytes) !== used) continue;
+      const desc = arenaOffset + used;
+      this.i32[desc / 4] = capacity;
+      const bell = new Doorbell(this.buffer, desc + 64, capacity);
+      this.doorbells.set(desc, bell);
+      return bell;
+    }
+  }
+
+  /** @internal descriptor offset of a doorbell living in this pool, or -1 */
+  doorbellRef(bell: DoorbellLike): number {
+    const h: DoorbellHandle = bell.handle;
+    if (h.buffer !== this.buffer) return -1;
+    const desc = h.offset - 64;
+    const arenaOffset = this.i32[H_ARENA_OFFSET];
+    if (desc < arenaOffset || desc >= arenaOffset + Atomics.load(this.i32, H_ARENA_USED)) return -1;
+    if (this.i32[desc / 4] !== h.capacity) return -1;
+    return desc;
+  }
+
+  private doorbellAt(desc: number): DoorbellLike {
+    let bell = this.doorbells.get(desc);
+    if (!bell) {
+      bell = doorbellClass().from({ buffer: this.buffer, offset: desc + 64, capacity: this.i32[desc / 4] });
+      this.doorbells.set(desc, bell);
+    }
+    return bell;
+  }
+
+  // ---- slot primitives (internal) -------------------------------------------------------------
+
+  /** @internal int32 index of a slot's first word */
+  base(slot: number): number {
+    return (HEADER_BYTES + slot * SLOT_BYTES) >> 2;
+  }
+
+  /** @internal BigUint64 index of a slot's count */
+  countIndex(slot: number): number {
+    return (HEADER_BYTES + slot * SLOT_BYTES) >> 3;
+  }
+
+  /** @internal allocates a slot; returns [slot, generation] or null when full */
+  alloc(flags: number, initval: bigint): [number, number] | null {
+    const cap = this.capacity;
+    const start = Atomics.load(this.i32, H_ALLOC_HINT) % cap;
+    for (let k = 0; k < cap; k++) {
+      const slot = (start + k) % cap;
+      const b = this.base(slot);
+      if (Atomics.compareExchange(this.i32, b + S_FLAGS, 0, F_ALLOCATED | flags) !== 0) continue;
+      Atomics.store(this.u64, this.countIndex(slot), initval);
+      Atomics.store(this.i32, b + S_REFS, 1);
+      for (let w = 0; w < MAX_WATCHES; w++) Atomics.store(this.i32, b + S_WATCH + 2 * w, 0);
+      Atomics.store(this.i32, H_ALLOC_HINT, slot + 1);
+      Atomics.add(this.i32, H_LIVE, 1);
+      return [slot, Atomics.load(this.i32, b + S_GEN)];
+    }
+    return null;
+  }
+
+  /** @internal generation of a slot */
+  gen(slot: number): number {
+    return Atomics.load(this.i32, this.base(slot) + S_GEN);
+  }
+
+  /** @internal flags of a slot */
+  flags(slot: number): number {
+    return Atomics.load(this.i32, this.base(slot) + S_FLAGS);
+  }
+
+  /** @internal true if (slot, gen) names a live counter (open or still referenced) */
+  valid(slot: number, gen: number): boolean {
+    return (
+      slot >= 0 && slot < this.capacity && this.gen(slot) === gen && (this.flags(slot) & F_ALLOCATED) !== 0
+    );
+  }
+
+  /** @internal takes a ctx reference (eventfd_ctx_get) */
+  ref(slot: number): void {
+    Atomics.add(this.i32, this.base(slot) + S_REFS, 1);
+  }
+
+  /**
+   * @internal drops a reference (eventfd_ctx_put). The last one frees the slot: the generation moves
+   * on first, so a stale handle fails its generation check before the slot can be reused.
+   */
+  unref(slot: number): void {
+    const b = this.base(slot);
+    if (Atomics.sub(this.i32, b + S_REFS, 1) !== 1) return;
+    Atomics.add(this.i32, b + S_GEN, 1);
+    this.listeners.delete(slot);
+    Atomics.sub(this.i32, H_LIVE, 1);
+    Atomics.store(this.i32, b + S_FLAGS, 0);
+  }
+
+  /** @internal current count */
+  count(slot: number): bigint {
+    return Atomics.load(this.u64, this.countIndex(slot));
+  }
+
+  /** @internal eventfd_signal(): count++ saturating at ULLONG_MAX (never blocks), then wake */
+  signal(slot: number): void {
+    const ci = this.countIndex(slot);
+    for (;;) {
+      const c = Atomics.load(this.u64, ci);
+      if (c === ULLONG_MAX) break;
+      if (Atomics.compareExchange(this.u64, ci, c, c + 1n) === c) break;
+    }
+    this.wake(slot, EV_IN);
+  }
+
+  /**
+   * @internal write(2) semantics without blocking: adds n if the count stays <= ULLONG_MAX - 1.
+   * Returns false if it would overflow (the caller blocks or reports EAGAIN).
+   */
+  tryAdd(slot: number, n: bigint): boolean {
+    const ci = this.countIndex(slot);
+    for (;;) {
+      const c = Atomics.load(this.u64, ci);
+      if (ULLONG_MAX - c <= n) return false;
+      if (Atomics.compareExchange(this.u64, ci, c, c + n) === c) return true;
+    }
+  }
+
+  /**
+   * @internal eventfd_ctx_do_read(): takes 1 (semaphore) or everything; returns 0n if the count was 0.
+   * Bumps RSEQ so a writer blocked on a full counter re-checks.
+   */
+  take(slot: number): bigint {
+    const ci = this.countIndex(slot);
+    const sem = (this.flags(slot) & F_SEMAPHORE) !== 0;
+    for (;;) {
+      const c = Atomics.load(this.u64, ci);
+      if (c === 0n) return 0n;
+      const n = sem ? 1n : c;
+      if (Atomics.compareExchange(this.u64, ci, c, c - n) === c) {
+        const b = this.base(slot);
+        Atomics.add(this.i32, b + S_RSEQ, 1);
+        if (Atomics.load(this.i32, b + S_WWAIT) > 0) Atomics.notify(this.i32, b + S_RSEQ);
+        return n;
+      }
+    }
+  }
+
+  /**
+   * @internal wake_up_locked_poll(): bumps the wait word, wakes sleepers, rings every watching doorbell
+   * and runs this thread's wait-queue listeners. Like the kernel, a write of 0 wakes too.
+   */
+  wake(slot: number, events: number): void {
+    const b = this.base(slot);
+    Atomics.add(this.i32, b + S_WSEQ, 1);
+    if (Atomics.load(this.i32, b + S_RWAIT) > 0) Atomics.notify(this.i32, b + S_WSEQ);
+    for (let w = 0; w < MAX_WATCHES; w++) {
+      const desc = Atomics.load(this.i32, b + S_WATCH + 2 * w);
+      if (desc > 0) this.doorbellAt(desc).ring(Atomics.load(this.i32, b + S_WATCH + 2 * w + 1));
+    }
+    const fns = this.listeners.get(slot);
+    if (fns) for (const fn of [...fns]) fn(events);
+  }
+
+  /** @internal marks the file closed (POLLHUP to everyone watching); false if already closed */
+  markClosed(slot: number): boolean {
+    const b = this.base(slot);
+    for (;;) {
+      const f = Atomics.load(this.i32, b + S_FLAGS);
+      if (f & F_CLOSED) return false;
+      if (Atomics.compareExchange(this.i32, b + S_FLAGS, f, f | F_CLOSED) === f) break;
+    }
+    this.wake(slot, EV_HUP);
+    // epoll drops a closed file from every set it was in: so do the watches
+    for (let w = 0; w < MAX_WATCHES; w++) Atomics.store(this.i32, b + S_WATCH + 2 * w, 0);
+    Atomics.add(this.i32, b + S_RSEQ, 1);
+    Atomics.notify(this.i32, b + S_RSEQ);
+    return true;
+  }
+
+  /** @internal adds a doorbell watch; returns false when all MAX_WATCHES entries are taken */
+  addWatch(slot: number, desc: number, tag: number): boolean {
+    const b = this.base(slot);
+    for (let w = 0; w < MAX_WATCHES; w++) {
+      const at = b + S_WATCH + 2 * w;
+      // claim with -1 so a concurrent waker never reads a half-written (desc, tag) pair
+      if (Atomics.compareExchange(this.i32, at, 0, -1) !== 0) continue;
+      Atomics.store(this.i32, at + 1, tag);
+      Atomics.store(this.i32, at, desc);
+      return true;
+    }
+    return false;
+  }
+
+  /** @internal removes a doorbell watch; returns false if it was not there */
+  removeWatch(slot: number, desc: number, tag: number): boolean {
+    const b = this.base(slot);
+    for (let w = 0; w < MAX_WATCHES; w++) {
+      const at = b + S_WATCH + 2 * w;
+      if (Atomics.load(this.i32, at) === desc && Atomics.load(this.i32, at + 1) === tag) {
+        if (Atomics.compareExchange(this.i32, at, desc, 0) === desc) return true;
+      }
+    }
+    return false;
+  }
+
+  /** @internal the wait word and its sleeper counter, for blocking readers and async watchers */
+  wseqIndex(slot: number): number {
+    return this.base(slot) + S_WSEQ;
+  }
+
+  /** @internal */
+  rwaitIndex(slot: number): number {
+    return this.base(slot) + S_RWAIT;
+  }
+
+  /** @internal */
+  rseqIndex(slot: number): number {
+    return this.base(slot) + S_RSEQ;
+  }
+
+  /** @internal */
+  wwaitIndex(slot: number): number {
+    return this.base(slot) + S_WWAIT;
+  }
+
+  /** @internal adds a same-thread wait-queue listener */
+  listen(slot: number, fn: WaitQueueFn): () => void {
+    let set = this.listeners.get(slot);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(slot, set);
+    }
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+    };
+  }
+}
+
+/** @internal */
+export const SLOT_WORDS_INTERNAL = SLOT_WORDS;
+
+function roundUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}

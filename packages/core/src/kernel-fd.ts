@@ -1,0 +1,101 @@
+/**
+ * Kernel eventfds given to setIrqs as fd numbers (or as native EventFd objects). With @virq/native the
+ * fd is checked the way eventfd_ctx_fdget() checks it (EBADF: not open; EINVAL: not an eventfd) and a
+ * private duplicate is kept — the analogue of the kernel's eventfd_ctx reference, so the caller may close
+ * its own fd — and closed when the trigger is released. Without the addon, Node cannot dup(2): the
+ * check is done through /proc/self/fd and the caller's fd number is used as is (see README, "Without
+ * the native addon").
+ */
+import * as fs from 'node:fs';
+import { type KernelErr, kerr, VfioError } from './errors.js';
+import { loadNativeSync, type NativeBinding } from './native.js';
+
+/** A kernel eventfd reference held by virq. */
+export interface KernelFdRef {
+  /** The fd virq signals and reads (its own duplicate when the addon is present). */
+  readonly fd: number;
+  /** True if virq owns `fd` (a duplicate) and closes it on release. */
+  readonly owned: boolean;
+}
+
+const EVENTFD_LINK = 'anon_inode:[eventfd]';
+
+/** eventfd_ctx_fdget(fd) for a kernel fd: a reference, or -EBADF / -EINVAL. */
+export function kernelFdGet(fd: number): KernelFdRef | KernelErr {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) return kerr('EBADF', `fd ${fd}`);
+  const native = loadNativeSync();
+  if (native) {
+    try {
+      return { fd: native.eventfdDup(fd), owned: true };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'EBADF' || code === 'EINVAL') return kerr(code, `fd ${fd}`);
+      throw err;
+    }
+  }
+  try {
+    fs.fstatSync(fd);
+  } catch {
+    return kerr('EBADF', `fd ${fd}`);
+  }
+  let link: string;
+  try {
+    link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return kerr('EBADF', `fd ${fd}`);
+  }
+  if (link !== EVENTFD_LINK) return kerr('EINVAL', `fd ${fd} is ${link}, not an eventfd`);
+  return { fd, owned: false };
+}
+
+/** eventfd_ctx_put(): closes virq's duplicate. */
+export function kernelFdPut(ref: KernelFdRef): void {
+  if (!ref.owned) return;
+  const native = loadNativeSync();
+  if (native) native.closeFd(ref.fd);
+  else fs.closeSync(ref.fd);
+}
+
+const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
+
+/**
+ * eventfd_signal() on a kernel eventfd: write(fd, 1). Callable from any thread (fds are per process).
+ * A full counter (count at 2^64-2) would make write(2) block or fail EAGAIN; eventfd_signal saturates
+ * instead, so EAGAIN is ignored here.
+ */
+export function kernelFdSignal(fd: number, native: NativeBinding | null = loadNativeSync()): void {
+  try {
+    if (native) native.eventfdWrite(fd, 1n);
+    else fs.writeSync(fd, ONE);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EAGAIN') throw err;
+  }
+}
+
+/**
+ * Reads a kernel eventfd without blocking: the count, or null if it is zero. Needs the fd to be
+ * O_NONBLOCK (virq's duplicates share the caller's file status flags) or the native addon's poll.
+ */
+export function kernelFdTryRead(fd: number): bigint | null {
+  const native = loadNativeSync();
+  if (!native) throw new VfioError('ENOSYS', 'eventfd_read', 'reading a kernel eventfd needs @virq/native');
+  if (!kernelFdReadable(fd)) return null;
+  try {
+    return native.eventfdRead(fd);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EAGAIN') return null;
+    throw err;
+  }
+}
+
+let pollHook: (fd: number) => boolean = () => false;
+
+/** @internal installed by kernel-watch.ts (needs the addon's Epoll) */
+export function setKernelPoll(fn: (fd: number) => boolean): void {
+  pollHook = fn;
+}
+
+/** poll(fd, POLLIN, 0) on a kernel eventfd: true if a read would not block. */
+export function kernelFdReadable(fd: number): boolean {
+  return pollHook(fd);
+}
