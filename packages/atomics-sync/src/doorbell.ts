@@ -172,9 +172,9 @@ export class Doorbell {
    * called with nothing ready.
    */
   wait(timeoutMs?: number, spinIterations?: number): boolean {
-    if (this.pending()) return true;
     const timeout = checkTimeout(timeoutMs, 'Doorbell.wait');
     const spin = checkSpin(spinIterations, DOORBELL_DEFAULT_SPIN, 'Doorbell.wait');
+    if (this.pending()) return true;
     for (let i = 0; i < spin; i++) if (this.pending()) return true;
     if (this.takeKick()) return false;
     if (timeout === 0) return false;
@@ -206,8 +206,8 @@ export class Doorbell {
    * @returns resolves true if something is ready, false on timeout or {@link Doorbell.wake}.
    */
   async waitAsync(timeoutMs?: number): Promise<boolean> {
-    if (this.pending()) return true;
     const timeout = checkTimeout(timeoutMs, 'Doorbell.waitAsync');
+    if (this.pending()) return true;
     if (this.takeKick()) return false;
     if (timeout === 0) return false;
     const ctl = this.ctl;

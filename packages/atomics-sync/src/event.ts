@@ -123,9 +123,9 @@ export class Event {
    * @returns true if the event was (and, auto-reset, is now consumed), false if the timeout ran out.
    */
   wait(timeoutMs?: number, spinIterations?: number): boolean {
-    if (this.take()) return true;
     const timeout = checkTimeout(timeoutMs, 'Event.wait');
     const spin = checkSpin(spinIterations, EVENT_DEFAULT_SPIN, 'Event.wait');
+    if (this.take()) return true;
     const i32 = this.i32;
     for (let i = 0; i < spin; i++) {
       if (Atomics.load(i32, STATE) === 1 && this.take()) return true;
@@ -153,8 +153,8 @@ export class Event {
    * @returns resolves true if the event was set, false if `timeoutMs` ran out.
    */
   async waitAsync(timeoutMs?: number): Promise<boolean> {
-    if (this.take()) return true;
     const timeout = checkTimeout(timeoutMs, 'Event.waitAsync');
+    if (this.take()) return true;
     if (timeout === 0) return false;
     const i32 = this.i32;
     const deadline = deadlineOf(timeout);

@@ -96,9 +96,9 @@ export class Mutex {
   lock(timeoutMs?: number, spinIterations?: number): boolean {
     const i32 = this.i32;
     const index = 0;
-    if (Atomics.compareExchange(i32, index, FREE, LOCKED) === FREE) return true;
     const timeout = checkTimeout(timeoutMs, 'Mutex.lock');
     const spin = checkSpin(spinIterations, MUTEX_DEFAULT_SPIN, 'Mutex.lock');
+    if (Atomics.compareExchange(i32, index, FREE, LOCKED) === FREE) return true;
     // Spin only while merely LOCKED: if others already sleep, queue behind them rather than barge.
     for (let i = 0; i < spin; i++) {
       const c = Atomics.load(i32, index);
@@ -127,8 +127,8 @@ export class Mutex {
   async lockAsync(timeoutMs?: number): Promise<boolean> {
     const i32 = this.i32;
     const index = 0;
-    if (Atomics.compareExchange(i32, index, FREE, LOCKED) === FREE) return true;
     const timeout = checkTimeout(timeoutMs, 'Mutex.lockAsync');
+    if (Atomics.compareExchange(i32, index, FREE, LOCKED) === FREE) return true;
     if (timeout === 0) return this.tryLock();
     const deadline = deadlineOf(timeout);
     let c = Atomics.exchange(i32, index, CONTENDED);

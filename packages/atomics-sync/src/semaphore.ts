@@ -100,9 +100,9 @@ export class Semaphore {
    * @returns true if a unit was taken, false if the timeout ran out.
    */
   acquire(timeoutMs?: number, spinIterations?: number): boolean {
-    if (this.tryAcquire()) return true;
     const timeout = checkTimeout(timeoutMs, 'Semaphore.acquire');
     const spin = checkSpin(spinIterations, SEMAPHORE_DEFAULT_SPIN, 'Semaphore.acquire');
+    if (this.tryAcquire()) return true;
     const i32 = this.i32;
     for (let i = 0; i < spin; i++) {
       if (Atomics.load(i32, COUNT) > 0 && this.tryAcquire()) return true;
@@ -132,8 +132,8 @@ export class Semaphore {
    * @returns resolves true if a unit was taken, false if `timeoutMs` ran out.
    */
   async acquireAsync(timeoutMs?: number): Promise<boolean> {
-    if (this.tryAcquire()) return true;
     const timeout = checkTimeout(timeoutMs, 'Semaphore.acquireAsync');
+    if (this.tryAcquire()) return true;
     if (timeout === 0) return false;
     const i32 = this.i32;
     const deadline = deadlineOf(timeout);

@@ -75,26 +75,29 @@ export function assertInt(n: unknown, min: number, max: number, what: string): a
  * must be a finite number >= 0 (fractions allowed). NaN and negatives throw a RangeError, where
  * `Atomics.wait` would silently read NaN as forever.
  */
-export function checkTimeout(timeoutMs: unknown, what: string): number {
+export function checkTimeout(timeoutMs: unknown, what: string, method?: string): number {
   if (timeoutMs === undefined) return Number.POSITIVE_INFINITY;
   if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
     throw syncError(
       RangeError,
       'ERR_OUT_OF_RANGE',
-      `${what}: timeout must be a number of milliseconds >= 0 or Infinity, got ${String(timeoutMs)}`,
+      `${method ? `${what}.${method}` : what}: timeout must be a number of milliseconds >= 0 or Infinity, got ${String(timeoutMs)}`,
     );
   }
   return timeoutMs;
 }
 
-/** Normalises a spin count: `undefined` means `fallback`; otherwise an integer in [0, 2^30]. */
-export function checkSpin(spin: unknown, fallback: number, what: string): number {
+/**
+ * Normalises a spin count: `undefined` means `fallback`; otherwise an integer in [0, 2^30]. The name
+ * `what.method` is only assembled for the message, so hot paths pass constant strings.
+ */
+export function checkSpin(spin: unknown, fallback: number, what: string, method?: string): number {
   if (spin === undefined) return fallback;
   if (typeof spin !== 'number' || !Number.isInteger(spin) || spin < 0 || spin > 2 ** 30) {
     throw syncError(
       RangeError,
       'ERR_OUT_OF_RANGE',
-      `${what}: spin iterations must be an integer between 0 and ${2 ** 30}, got ${String(spin)}`,
+      `${method ? `${what}.${method}` : what}: spin iterations must be an integer between 0 and ${2 ** 30}, got ${String(spin)}`,
     );
   }
   return spin;

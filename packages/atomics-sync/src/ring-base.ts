@@ -1,0 +1,244 @@
+import { syncError } from './errors.js';
+import { CACHE_LINE } from './spec.js';
+import { assertInt32Array, assertPowerOfTwo, assertRegion, checkSpin, checkTimeout } from './validate.js';
+import { deadlineOf, remainingUntil, waitAsyncRef } from './wait.js';
+
+/** Structured-cloneable description of a ring ({@link SpscRing} or {@link MpscRing}). */
+export interface RingHandle {
+  buffer: SharedArrayBuffer;
+  offset: number;
+  /** Number of slots, a power of two. */
+  capacity: number;
+}
+
+/** Largest ring capacity accepted. */
+export const RING_MAX_CAPACITY = 2 ** 28;
+
+/** Spin iterations the blocking waits of a ring poll before sleeping, unless told otherwise. */
+export const RING_DEFAULT_SPIN = 1000;
+
+// Header: two cache lines, so the producers' word and the consumer's word never share one.
+//   line 0: TAIL (producers advance it) and CONS_SLEEP (consumer announces sleep; producers read it
+//           after every publish, which is cheap because the line is theirs).
+//   line 1: HEAD (consumer advances it; waiting producers sleep on it) and PROD_WAITERS (producers
+//           announce sleep; the consumer reads it after every pop, cheap for the same reason).
+/** Byte size of the ring header; slots start right after it. */
+export const RING_HEADER_BYTES = 2 * CACHE_LINE;
+/** Int32 index of the producer position (positions are int32 counters that wrap). */
+export const TAIL = 0;
+/** Int32 index of the consumer's "asleep or about to sleep" flag (the futex word for readers). */
+export const CONS_SLEEP = 1;
+/** Int32 index of the consumer position; also the futex word writers sleep on. */
+export const HEAD = CACHE_LINE / 4;
+/** Int32 index of the count of producers asleep or about to sleep waiting for space. */
+export const PROD_WAITERS = HEAD + 1;
+
+/**
+ * What SPSC and MPSC rings share: the header, size accounting over wrapping int32 positions, and the
+ * sleep/wake protocol of both sides. Subclasses define the slots and how push/pop publish them.
+ */
+export abstract class RingBase {
+  /** Required byte alignment of a ring's offset ({@link layout} places rings on a 64-byte line). */
+  static readonly alignment = 4;
+
+  /** The two header lines as int32 words. */
+  protected readonly ctl: Int32Array;
+  /** Slots - 1, for `position & mask`. */
+  protected readonly mask: number;
+  readonly #buffer: SharedArrayBuffer;
+  readonly #offset: number;
+  readonly #capacity: number;
+  /** Class name, for messages. */
+  protected readonly kind: string;
+
+  protected constructor(
+    buffer: SharedArrayBuffer,
+    offset: number,
+    capacity: number,
+    bytesPerSlot: number,
+    what: string,
+    minCapacity: number,
+  ) {
+    assertPowerOfTwo(capacity, what, minCapacity, RING_MAX_CAPACITY);
+    assertRegion(buffer, offset, RingBase.alignment, RING_HEADER_BYTES + capacity * bytesPerSlot, what);
+    this.#buffer = buffer;
+    this.#offset = offset;
+    this.#capacity = capacity;
+    this.kind = what;
+    this.mask = capacity - 1;
+    this.ctl = new Int32Array(buffer, offset, RING_HEADER_BYTES / 4);
+  }
+
+  /** A plain, structured-cloneable handle. */
+  get handle(): RingHandle {
+    return { buffer: this.#buffer, offset: this.#offset, capacity: this.#capacity };
+  }
+
+  /** Number of slots. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /**
+   * Items in the ring right now (a snapshot; for MPSC it counts slots already claimed by producers
+   * that are still writing them).
+   */
+  size(): number {
+    return (Atomics.load(this.ctl, TAIL) - Atomics.load(this.ctl, HEAD)) | 0;
+  }
+
+  /** True if the consumer would get nothing from pop() right now. */
+  abstract isEmpty(): boolean;
+
+  /** True if a producer could push at least one item right now (a snapshot). */
+  hasSpace(): boolean {
+    return this.size() < this.#capacity;
+  }
+
+  /** Producer side, after publishing: wake the consumer if (and only if) it announced sleep. */
+  protected wakeConsumer(): void {
+    // Same protocol and proof as Doorbell.ring(): publish first, then read the consumer's flag. A
+    // consumer that announces after our read re-checks emptiness before it sleeps and sees our item.
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, CONS_SLEEP) === 1 && Atomics.compareExchange(ctl, CONS_SLEEP, 1, 0) === 1) {
+      Atomics.notify(ctl, CONS_SLEEP, 1);
+    }
+  }
+
+  /** Consumer side, after storing HEAD: wake producers waiting for space, if any announced it. */
+  protected wakeProducers(): void {
+    // Producers add to PROD_WAITERS before re-reading HEAD and sleep only if HEAD still holds what they
+    // read; we store HEAD before reading PROD_WAITERS. So either we see them and notify, or they see
+    // the new HEAD. Wake all: a batch push may need more space than one pop freed for another.
+    if (Atomics.load(this.ctl, PROD_WAITERS) > 0) Atomics.notify(this.ctl, HEAD, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Consumer: waits until the ring is not empty, polling up to `spinIterations` (default
+   * {@link RING_DEFAULT_SPIN}) times, then sleeping in `Atomics.wait` for at most `timeoutMs` (default
+   * forever).
+   * @returns true if an item is ready, false if the timeout ran out.
+   */
+  waitReadable(timeoutMs?: number, spinIterations?: number): boolean {
+    const timeout = checkTimeout(timeoutMs, this.kind, 'waitReadable');
+    const spin = checkSpin(spinIterations, RING_DEFAULT_SPIN, this.kind, 'waitReadable');
+    if (!this.isEmpty()) return true;
+    for (let i = 0; i < spin; i++) if (!this.isEmpty()) return true;
+    if (timeout === 0) return false;
+    const ctl = this.ctl;
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      Atomics.store(ctl, CONS_SLEEP, 1); // announce, then re-check (see wakeConsumer)
+      if (!this.isEmpty()) {
+        Atomics.store(ctl, CONS_SLEEP, 0);
+        return true;
+      }
+      const left = remainingUntil(deadline);
+      if (left > 0) Atomics.wait(ctl, CONS_SLEEP, 1, left);
+      Atomics.store(ctl, CONS_SLEEP, 0);
+      if (!this.isEmpty()) return true;
+      // Nothing yet: a stale notify, or (MPSC) a later slot was published before the head one.
+      if (left === 0 || remainingUntil(deadline) === 0) return false;
+    }
+  }
+
+  /**
+   * Consumer on the main thread: like {@link RingBase.waitReadable} without blocking the thread
+   * (`Atomics.waitAsync`) and without spinning. Keeps the process alive while pending.
+   */
+  async waitReadableAsync(timeoutMs?: number): Promise<boolean> {
+    const timeout = checkTimeout(timeoutMs, this.kind, 'waitReadableAsync');
+    if (!this.isEmpty()) return true;
+    if (timeout === 0) return false;
+    const ctl = this.ctl;
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      Atomics.store(ctl, CONS_SLEEP, 1);
+      if (!this.isEmpty()) {
+        Atomics.store(ctl, CONS_SLEEP, 0);
+        return true;
+      }
+      const left = remainingUntil(deadline);
+      if (left > 0) await waitAsyncRef(ctl, CONS_SLEEP, 1, left);
+      Atomics.store(ctl, CONS_SLEEP, 0);
+      if (!this.isEmpty()) return true;
+      if (left === 0 || remainingUntil(deadline) === 0) return false;
+    }
+  }
+
+  /**
+   * Producer: waits until there is room for at least one item, polling up to `spinIterations` times,
+   * then sleeping for at most `timeoutMs`. With several producers, another may take the room first:
+   * retry the push.
+   * @returns true if there was room, false if the timeout ran out.
+   */
+  waitWritable(timeoutMs?: number, spinIterations?: number): boolean {
+    const timeout = checkTimeout(timeoutMs, this.kind, 'waitWritable');
+    const spin = checkSpin(spinIterations, RING_DEFAULT_SPIN, this.kind, 'waitWritable');
+    if (this.hasSpace()) return true;
+    for (let i = 0; i < spin; i++) if (this.hasSpace()) return true;
+    if (timeout === 0) return false;
+    const ctl = this.ctl;
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      Atomics.add(ctl, PROD_WAITERS, 1); // announce, then re-read HEAD (see wakeProducers)
+      const head = Atomics.load(ctl, HEAD);
+      if (this.hasSpace()) {
+        Atomics.sub(ctl, PROD_WAITERS, 1);
+        return true;
+      }
+      const left = remainingUntil(deadline);
+      if (left > 0) Atomics.wait(ctl, HEAD, head, left);
+      Atomics.sub(ctl, PROD_WAITERS, 1);
+      if (this.hasSpace()) return true;
+      if (left === 0 || remainingUntil(deadline) === 0) return false;
+    }
+  }
+
+  /** Producer on the main thread: {@link RingBase.waitWritable} with `Atomics.waitAsync`, no spin. */
+  async waitWritableAsync(timeoutMs?: number): Promise<boolean> {
+    const timeout = checkTimeout(timeoutMs, this.kind, 'waitWritableAsync');
+    if (this.hasSpace()) return true;
+    if (timeout === 0) return false;
+    const ctl = this.ctl;
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      Atomics.add(ctl, PROD_WAITERS, 1);
+      const head = Atomics.load(ctl, HEAD);
+      if (this.hasSpace()) {
+        Atomics.sub(ctl, PROD_WAITERS, 1);
+        return true;
+      }
+      const left = remainingUntil(deadline);
+      try {
+        if (left > 0) await waitAsyncRef(ctl, HEAD, head, left);
+      } finally {
+        Atomics.sub(ctl, PROD_WAITERS, 1);
+      }
+      if (this.hasSpace()) return true;
+      if (left === 0 || remainingUntil(deadline) === 0) return false;
+    }
+  }
+}
+
+/** Validates `(src, start, end)` of a pushBatch and returns `[start, end]` with defaults applied. */
+export function batchRange(src: Int32Array, start: unknown, end: unknown, what: string): [number, number] {
+  assertInt32Array(src, what);
+  const s = start === undefined ? 0 : start;
+  const e = end === undefined ? src.length : end;
+  if (typeof s !== 'number' || !Number.isInteger(s) || typeof e !== 'number' || !Number.isInteger(e)) {
+    throw syncError(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      `${what}: start and end must be integers, got ${String(start)} and ${String(end)}`,
+    );
+  }
+  if (s < 0 || s > e || e > src.length) {
+    throw syncError(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      `${what}: expected 0 <= start <= end <= ${src.length}, got start ${s}, end ${e}`,
+    );
+  }
+  return [s, e];
+}
