@@ -190,8 +190,12 @@ test.serial('256 eventfds in one set: one batched drain returns every (tag, coun
   await noLeaks(t, () => {
     const ep = new Epoll();
     const fds = Array.from({ length: 256 }, () => EventFd.create({ nonblock: true }));
-    fds.forEach((ev, i) => ep.add(ev.fd, 1000 + i));
-    fds.forEach((ev, i) => ev.write(BigInt(i + 1)));
+    fds.forEach((ev, i) => {
+      ep.add(ev.fd, 1000 + i);
+    });
+    fds.forEach((ev, i) => {
+      ev.write(BigInt(i + 1));
+    });
     fds[17].write(100n);
     const tags = new Int32Array(512);
     const counts = new BigUint64Array(512);
@@ -252,7 +256,9 @@ test.serial('drain returns exactly the written counters for any subset of writte
   await noLeaks(t, () => {
     const ep = new Epoll();
     const fds = Array.from({ length: 64 }, () => EventFd.create({ nonblock: true }));
-    fds.forEach((ev, i) => ep.add(ev.fd, i));
+    fds.forEach((ev, i) => {
+      ep.add(ev.fd, i);
+    });
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.nat({ max: 63 }), fc.bigInt({ min: 1n, max: 2n ** 40n })), { maxLength: 100 }),
