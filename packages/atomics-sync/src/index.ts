@@ -13,6 +13,7 @@ export {
 export { DOORBELL_DEFAULT_SPIN, DOORBELL_MAX_CAPACITY, Doorbell, type DoorbellHandle } from './doorbell.js';
 export { isSyncError, type SyncError, type SyncErrorCode } from './errors.js';
 export { EVENT_DEFAULT_SPIN, Event, type EventHandle, type EventOptions } from './event.js';
+export { type Layout, type LayoutHandles, type LayoutParts, type LayoutSpecs, layout } from './layout.js';
 export { MpscRing, type MpscRingHandle } from './mpsc-ring.js';
 export { MUTEX_DEFAULT_SPIN, Mutex, type MutexHandle } from './mutex.js';
 export { RING_DEFAULT_SPIN, RING_MAX_CAPACITY, RingBase, type RingHandle } from './ring-base.js';

@@ -34,18 +34,14 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('pop' as const) }) },
   {
     weight: 2,
-    arbitrary: fc
-      .array(int32, { maxLength: 40 })
-      .chain((values) =>
-        fc
-          .tuple(fc.nat(values.length), fc.nat(values.length))
-          .map(([a, b]) => ({
-            op: 'pushBatch' as const,
-            values,
-            start: Math.min(a, b),
-            end: Math.max(a, b),
-          })),
-      ),
+    arbitrary: fc.array(int32, { maxLength: 40 }).chain((values) =>
+      fc.tuple(fc.nat(values.length), fc.nat(values.length)).map(([a, b]) => ({
+        op: 'pushBatch' as const,
+        values,
+        start: Math.min(a, b),
+        end: Math.max(a, b),
+      })),
+    ),
   },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('popBatch' as const), len: fc.nat(40) }) },
 );
