@@ -1,0 +1,158 @@
+/**
+ * Deferred work (the bottom half): `thread(vector, ctx)` runs on a piscina pool owned by the main
+ * thread, with schedule_work's semantics:
+ * - a service worker queues a vector's work by setting its QUEUED bit with compareExchange; only the
+ *   call that flips 0 → 1 rings this module's doorbell, every other one is counted as coalesced;
+ * - the run clears QUEUED as it starts, so a raise during the run queues it again;
+ * - a vector's runs never overlap: a request that arrives while the previous run is still going
+ *   waits for it (the workqueue's non-reentrancy), so at most one run per vector is executing and at
+ *   most one more is waiting.
+ *
+ * The request channel is a Doorbell with one id per vector: it is a set, not a queue, so it cannot
+ * overflow however many requests arrive — and the QUEUED bit means there is at most one per vector
+ * anyway. The main thread sleeps in `waitAsync` and drains every ready id per wake.
+ */
+import { fileURLToPath } from 'node:url';
+import { Doorbell } from 'atomics-sync';
+import { Piscina } from 'piscina';
+import { DispatchError, toError } from './errors.js';
+import { type DispatchState, VC, VI } from './layout.js';
+
+/** What the deferred-task module receives as piscina `workerData`. */
+export interface DeferredWorkerData {
+  /** URL of the user's handler module. */
+  moduleUrl: string;
+  /** Everything the per-vector context needs (see context.ts). */
+  env: unknown;
+}
+
+/** Options of {@link DeferredWork}. */
+export interface DeferredWorkOptions {
+  state: DispatchState;
+  /** Pool threads (piscina min = max). */
+  threads: number;
+  workerData: DeferredWorkerData;
+  /** Called when a run throws or its thread dies. */
+  onError(pos: number, error: Error): void;
+}
+
+/** The task posted to piscina: the vector's position. */
+export interface DeferredTask {
+  pos: number;
+}
+
+/** The main-thread side of deferred work: the request doorbell, the pool, and flush on close. */
+export class DeferredWork {
+  /** Doorbell the service workers ring with a vector position; id `vectors` is reserved for close. */
+  readonly doorbell: Doorbell;
+  private readonly state: DispatchState;
+  private readonly pool: Piscina<DeferredTask, number>;
+  private readonly onError: (pos: number, error: Error) => void;
+  /** Positions with a run executing. */
+  private readonly running = new Set<number>();
+  /** Positions whose request arrived while their previous run was executing. */
+  private readonly waiting = new Set<number>();
+  private readonly stopId: number;
+  private closing = false;
+  private loopDone: Promise<void> | undefined;
+  private idle: (() => void) | undefined;
+
+  constructor(options: DeferredWorkOptions) {
+    this.state = options.state;
+    this.onError = options.onError;
+    this.stopId = options.state.vectors;
+    const capacity = options.state.vectors + 1;
+    this.doorbell = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(capacity)), 0, capacity);
+    this.pool = new Piscina<DeferredTask, number>({
+      filename: fileURLToPath(new URL('./deferred-task.js', import.meta.url)),
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      // The default (0) makes idle workers churn; a deferred pool lives as long as the dispatcher.
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData: options.workerData,
+    });
+  }
+
+  /** Starts draining requests. */
+  start(): void {
+    this.loopDone ??= this.loop();
+  }
+
+  /** Runs still executing or waiting (for tests and stats). */
+  get outstanding(): number {
+    return this.running.size + this.waiting.size;
+  }
+
+  private async loop(): Promise<void> {
+    const ids = new Int32Array(this.stopId + 1);
+    for (;;) {
+      const n = this.doorbell.drain(ids);
+      let stop = false;
+      for (let i = 0; i < n; i++) {
+        const pos = ids[i];
+        if (pos === this.stopId) stop = true;
+        else this.submit(pos);
+      }
+      if (stop) return;
+      if (n === 0) await this.doorbell.waitAsync();
+    }
+  }
+
+  private submit(pos: number): void {
+    if (this.running.has(pos)) {
+      this.waiting.add(pos);
+      return;
+    }
+    // QUEUED is cleared by the run as it starts, so a request that finds it clear was already
+    // served (a recovering worker re-sends requests it cannot tell were delivered).
+    if (this.state.vget(pos, VI.QUEUED) === 0) {
+      if (this.idle !== undefined && this.outstanding === 0) this.idle();
+      return;
+    }
+    this.running.add(pos);
+    this.pool.run({ pos }).then(
+      (prior) => {
+        this.state.vcount(pos, VC.deferredRuns);
+        // The task reports how many runs of this vector were executing when it started.
+        if (prior !== 0) this.state.vcount(pos, VC.deferredOverlaps);
+        this.finished(pos);
+      },
+      (err: unknown) => {
+        this.state.vcount(pos, VC.deferredRuns);
+        this.state.vcount(pos, VC.deferredErrors);
+        this.finished(pos);
+        this.onError(
+          pos,
+          new DispatchError('ETHREAD', `deferred work failed: ${toError(err).message}`, { cause: err }),
+        );
+      },
+    );
+  }
+
+  private finished(pos: number): void {
+    this.running.delete(pos);
+    if (this.waiting.delete(pos)) this.submit(pos);
+    else if (this.idle !== undefined && this.outstanding === 0) this.idle();
+  }
+
+  /**
+   * Flushes and closes: call once no service worker can queue any more. Runs every request still in
+   * the doorbell, waits for all runs (and the reruns they owe) to finish, then destroys the pool.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.doorbell.ring(this.stopId);
+    await this.loopDone;
+    // Requests rung after the loop saw the stop id.
+    const ids = new Int32Array(this.stopId + 1);
+    const n = this.doorbell.drain(ids);
+    for (let i = 0; i < n; i++) if (ids[i] !== this.stopId) this.submit(ids[i]);
+    if (this.outstanding > 0) {
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+      });
+    }
+    await this.pool.destroy();
+  }
+}

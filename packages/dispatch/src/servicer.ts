@@ -1,0 +1,404 @@
+/**
+ * The loop a service worker runs: wait for any owned vector, drain everything ready per wake, run
+ * the top half, queue deferred work, and (poll / hybrid modes) NAPI-poll busy vectors with their
+ * interrupt masked.
+ *
+ * Accounting, the part crash recovery depends on: a trigger count read from a trigger is first
+ * added to the vector's INFLIGHT word in shared memory, the handler runs, and only then is it
+ * recorded as consumed in core's table and taken off INFLIGHT. Core keeps counting those raises as
+ * pending until the record, so raised = delivered + coalesced + pending holds throughout, and if
+ * the worker dies in between (a handler calling process.exit, an uncaught error) its replacement
+ * finds INFLIGHT > 0 and delivers it again.
+ */
+import { type ContextEnv, VectorContext } from './context.js';
+import { H, VC, VECTOR_SLOTS, VECTOR_WORDS, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
+import type { TriggerSet } from './ports.js';
+
+/** The user's top half: fast, returns true to ask for deferred work. */
+export type TopHalf = (vector: number, ctx: VectorContext) => unknown;
+
+/** Dispatcher mode numbers as stored in shared memory. */
+export const MODE = { interrupt: 0, poll: 1, hybrid: 2 } as const;
+
+/** A control message from the main thread. */
+export type ControlMessage =
+  | { op: 'acquire'; pos: number[]; recover: boolean; seq: number }
+  | { op: 'release'; pos: number[]; seq: number };
+
+/** Tuning of the loop (all have defaults in the Dispatcher). */
+export interface LoopTuning {
+  mode: 0 | 1 | 2;
+  /** NAPI budget: handler calls per vector per poll cycle before it is unmasked again. */
+  budget: number;
+  /** Spin this long (µs) looking for work before sleeping. */
+  spinMicros: number;
+  /** Consecutive empty polls that end a poll cycle (napi_complete). */
+  idlePolls: number;
+  /** Hybrid: switch a vector to poll mode at or above this rate (raises/s). */
+  pollAbove: number;
+  /** Hybrid: switch it back to interrupt mode below this rate (raises/s). */
+  interruptBelow: number;
+  /** Hybrid: rate measurement window (ms). */
+  windowMs: number;
+}
+
+/** What the loop needs from the worker entry. */
+export interface ServicerOptions {
+  slot: number;
+  env: ContextEnv;
+  set: TriggerSet;
+  /** Id the trigger set reports for a control kick (>= vector count). */
+  controlId: number;
+  handler: TopHalf | undefined;
+  /** The module exports `thread` (deferred work). */
+  hasThread: boolean;
+  /** Rings the main thread's deferred-work doorbell with a position. */
+  queueDeferred(pos: number): void;
+  /** Takes pending control messages (receiveMessageOnPort). */
+  takeControl(): ControlMessage[];
+  /** Answers a control message. */
+  reply(msg: { op: 'acquired' | 'released'; seq: number }): void;
+  /** Reports a handler that threw. */
+  reportError(pos: number, error: unknown, suppressed: number): void;
+  tuning: LoopTuning;
+}
+
+/** Minimum spacing of 'error' reports for one vector; the rest are counted (handlerErrors). */
+const REPORT_SPACING_MS = 100;
+
+/** One service worker's loop state. */
+export class Servicer {
+  private readonly o: ServicerOptions;
+  private readonly n: number;
+  private readonly owned: Uint8Array;
+  private readonly ownedList: number[] = [];
+  private readonly ctx: (VectorContext | undefined)[];
+  /** NAPI poll list, with each entry's remaining budget and empty-poll streak. */
+  private readonly pollList: number[] = [];
+  private readonly budgetLeft: Int32Array;
+  private readonly emptyPolls: Int32Array;
+  /** Raises consumed per vector in the current hybrid window. */
+  private readonly win: Float64Array;
+  private windowStart = performance.now();
+  private readonly lastReport: Float64Array;
+  private readonly suppressed: Int32Array;
+
+  constructor(options: ServicerOptions) {
+    this.o = options;
+    this.n = options.env.state.vectors;
+    this.owned = new Uint8Array(this.n);
+    this.ctx = new Array(this.n);
+    this.budgetLeft = new Int32Array(this.n);
+    this.emptyPolls = new Int32Array(this.n);
+    this.win = new Float64Array(this.n);
+    this.lastReport = new Float64Array(this.n).fill(Number.NEGATIVE_INFINITY);
+    this.suppressed = new Int32Array(this.n);
+  }
+
+  private context(pos: number): VectorContext {
+    let c = this.ctx[pos];
+    if (c === undefined) {
+      c = new VectorContext(this.o.env, pos);
+      this.ctx[pos] = c;
+    }
+    return c;
+  }
+
+  /** Runs until the dispatcher's STOP flag is set. */
+  run(): void {
+    const { set, slot, tuning } = this.o;
+    const { state } = this.o.env;
+    const header = state.header;
+    state.wset(slot, WI.STATE, WorkerState.RUNNING);
+    for (;;) {
+      if (Atomics.load(header, H.STOP) !== 0) break;
+      if (tuning.mode === MODE.hybrid) this.evaluate(false);
+      const n = set.collect(0);
+      if (n > 0) {
+        this.batch(n);
+        continue;
+      }
+      if (this.pollList.length > 0) {
+        this.pollRound();
+        continue;
+      }
+      if (tuning.spinMicros > 0 && this.spin(tuning.spinMicros)) continue;
+      // Sleep. Hybrid keeps a timeout while a vector sits in poll mode, so an idle vector's rate
+      // decays and it goes back to interrupt mode without needing another raise.
+      const timeout = tuning.mode === MODE.hybrid && this.anyPollMode() ? tuning.windowMs : -1;
+      state.wcount(slot, WC.sleeps);
+      state.wset(slot, WI.STATE, WorkerState.SLEEPING);
+      const m = set.collect(timeout);
+      state.wset(slot, WI.STATE, WorkerState.RUNNING);
+      if (m > 0) {
+        state.wcount(slot, WC.wakeups);
+        this.batch(m);
+      }
+    }
+    // Leave NAPI state clean: a stopped dispatcher's vectors are unmasked unless the user masked them.
+    while (this.pollList.length > 0) this.complete(this.pollList[this.pollList.length - 1]);
+    state.wset(slot, WI.STATE, WorkerState.STOPPED);
+  }
+
+  /** Polls for work for up to `micros` µs; true if it found (and handled) some, or must stop. */
+  private spin(micros: number): boolean {
+    const { set, slot } = this.o;
+    const { state } = this.o.env;
+    state.wcount(slot, WC.spins);
+    const until = performance.now() + micros / 1000;
+    do {
+      const n = set.collect(0);
+      if (n > 0) {
+        this.batch(n);
+        return true;
+      }
+      if (Atomics.load(state.header, H.STOP) !== 0) return true;
+    } while (performance.now() < until);
+    return false;
+  }
+
+  private anyPollMode(): boolean {
+    const { state } = this.o.env;
+    for (const pos of this.ownedList) if (state.vget(pos, VI.MODE) !== 0) return true;
+    return false;
+  }
+
+  private batch(n: number): void {
+    const { set, slot, controlId } = this.o;
+    const { state } = this.o.env;
+    state.wcount(slot, WC.batches);
+    const ids = set.ids;
+    const counts = set.counts;
+    let control = false;
+    for (let i = 0; i < n; i++) {
+      const pos = ids[i];
+      if (pos >= this.n) {
+        if (pos === controlId) control = true;
+        continue;
+      }
+      this.deliver(pos, counts[i]);
+    }
+    if (control) this.control();
+  }
+
+  /**
+   * A trigger of `pos` yielded `count` raises (0: only a kick). Moves them to INFLIGHT, then
+   * delivers everything INFLIGHT holds unless the user masked the vector.
+   */
+  private deliver(pos: number, count: number): void {
+    const { state } = this.o.env;
+    if (this.owned[pos] === 0) return;
+    const vi = state.vi;
+    const base = pos * VECTOR_WORDS;
+    if (count > 0) {
+      Atomics.add(vi, base + VI.INFLIGHT, count);
+      this.win[pos] += count;
+    }
+    const held = Atomics.load(vi, base + VI.INFLIGHT);
+    if (held === 0) return;
+    this.call(pos, held);
+    if (Atomics.load(vi, base + VI.MODE) !== 0 && Atomics.load(vi, base + VI.POLLING) === 0) {
+      this.napiSchedule(pos);
+    }
+  }
+
+  /** Runs the top half for `held` raises of `pos`; false if the user mask holds them back. */
+  private call(pos: number, held: number): boolean {
+    const { slot, handler } = this.o;
+    const { state, ops } = this.o.env;
+    const vi = state.vi;
+    const base = pos * VECTOR_WORDS;
+    // Publish CURRENT before reading USER_MASKED (see maskVector for the other half).
+    Atomics.store(state.wi, slot * WORKER_WORDS + WI.CURRENT, pos);
+    if (Atomics.load(vi, base + VI.USER_MASKED) !== 0) {
+      Atomics.store(state.wi, slot * WORKER_WORDS + WI.CURRENT, -1);
+      return false;
+    }
+    const ctx = this.context(pos);
+    ctx.count = held;
+    let wantThread = handler === undefined;
+    if (handler !== undefined) {
+      try {
+        wantThread = handler(ctx.vector, ctx) === true;
+      } catch (err) {
+        // A throwing handler still consumed its delivery (it ran); the raise is accounted as
+        // delivered, the failure as handlerErrors, and the vector keeps being serviced.
+        state.vcount(pos, VC.handlerErrors);
+        state.wcount(slot, WC.handlerErrors);
+        this.report(pos, err);
+      }
+    }
+    ops.consumed(pos, held);
+    Atomics.sub(vi, base + VI.INFLIGHT, held);
+    Atomics.store(state.wi, slot * WORKER_WORDS + WI.CURRENT, -1);
+    state.vcount(pos, VC.handled);
+    state.wcount(slot, WC.events);
+    if (wantThread && this.o.hasThread) this.schedule(pos);
+    return true;
+  }
+
+  private report(pos: number, err: unknown): void {
+    const now = performance.now();
+    if (now - this.lastReport[pos] < REPORT_SPACING_MS) {
+      this.suppressed[pos]++;
+      return;
+    }
+    this.lastReport[pos] = now;
+    const suppressed = this.suppressed[pos];
+    this.suppressed[pos] = 0;
+    this.o.reportError(pos, err, suppressed);
+  }
+
+  /** schedule_work: queue once, coalesce while queued. */
+  private schedule(pos: number): void {
+    const { state } = this.o.env;
+    if (state.tryQueue(pos)) {
+      state.vcount(pos, VC.deferredQueued);
+      this.o.queueDeferred(pos);
+    } else {
+      state.vcount(pos, VC.deferredCoalesced);
+    }
+  }
+
+  private napiSchedule(pos: number): void {
+    const { state, ops } = this.o.env;
+    if (state.vget(pos, VI.USER_MASKED) !== 0) return;
+    state.vset(pos, VI.POLLING, 1);
+    ops.mask(pos);
+    this.budgetLeft[pos] = this.o.tuning.budget;
+    this.emptyPolls[pos] = 0;
+    this.pollList.push(pos);
+  }
+
+  /** One NAPI round: poll every vector on the list once. */
+  private pollRound(): void {
+    const { slot, tuning } = this.o;
+    const { state, ops } = this.o.env;
+    const vi = state.vi;
+    const list = this.pollList;
+    for (let i = 0; i < list.length; i++) {
+      const pos = list[i];
+      const base = pos * VECTOR_WORDS;
+      const got = ops.poll(pos);
+      state.wcount(slot, WC.polls);
+      state.vcount(pos, VC.polls);
+      if (got > 0) {
+        Atomics.add(vi, base + VI.INFLIGHT, got);
+        this.win[pos] += got;
+        this.emptyPolls[pos] = 0;
+        this.call(pos, Atomics.load(vi, base + VI.INFLIGHT));
+        this.budgetLeft[pos]--;
+      } else {
+        this.emptyPolls[pos]++;
+      }
+      if (
+        this.budgetLeft[pos] <= 0 ||
+        this.emptyPolls[pos] >= tuning.idlePolls ||
+        Atomics.load(vi, base + VI.MODE) === 0 ||
+        Atomics.load(vi, base + VI.USER_MASKED) !== 0
+      ) {
+        this.complete(pos);
+        i--;
+      }
+    }
+  }
+
+  /**
+   * napi_complete: off the poll list and unmasked (unless the user masked it). The unmask re-signals
+   * anything raised meanwhile, so a vector still busy comes straight back as an interrupt.
+   */
+  private complete(pos: number): void {
+    const { state, ops } = this.o.env;
+    const list = this.pollList;
+    const at = list.indexOf(pos);
+    if (at < 0) return;
+    list[at] = list[list.length - 1];
+    list.pop();
+    state.vset(pos, VI.POLLING, 0);
+    if (state.vget(pos, VI.USER_MASKED) === 0) {
+      ops.unmask(pos);
+      // A user mask that raced with our unmask must win: it set USER_MASKED before masking.
+      if (state.vget(pos, VI.USER_MASKED) !== 0) ops.mask(pos);
+    }
+  }
+
+  /** Hybrid: per-vector rate over the last window, and the switches it implies. */
+  private evaluate(force: boolean): void {
+    const now = performance.now();
+    const dt = now - this.windowStart;
+    const { tuning } = this.o;
+    if (!force && dt < tuning.windowMs) return;
+    this.windowStart = now;
+    const { state } = this.o.env;
+    for (const pos of this.ownedList) {
+      const rate = (this.win[pos] * 1000) / dt;
+      this.win[pos] = 0;
+      state.vc[pos * VECTOR_SLOTS + VC.rate] = rate;
+      const mode = state.vget(pos, VI.MODE);
+      if (mode === 0 && rate >= tuning.pollAbove) {
+        state.vset(pos, VI.MODE, 1);
+        state.vcount(pos, VC.toPoll);
+      } else if (mode === 1 && rate < tuning.interruptBelow) {
+        state.vset(pos, VI.MODE, 0);
+        state.vcount(pos, VC.toInterrupt);
+        // pollRound completes it on its next pass (MODE is 0 now).
+      }
+    }
+  }
+
+  private control(): void {
+    for (const msg of this.o.takeControl()) {
+      if (msg.op === 'acquire') this.acquire(msg.pos, msg.recover);
+      else this.release(msg.pos);
+      this.o.reply({ op: msg.op === 'acquire' ? 'acquired' : 'released', seq: msg.seq });
+    }
+  }
+
+  /**
+   * Takes ownership of `positions` (the main thread already wrote OWNER). After a crash
+   * (`recover`) the dead worker's leftovers are reconciled first: NAPI's mask is lifted, a queued
+   * deferred request is re-sent (the main thread drops it if the run already started), and what it
+   * held in flight is delivered again.
+   */
+  acquire(positions: readonly number[], recover: boolean): void {
+    const { state, ops } = this.o.env;
+    const { set, slot, tuning } = this.o;
+    for (const pos of positions) {
+      if (this.owned[pos] !== 0) continue;
+      this.owned[pos] = 1;
+      this.ownedList.push(pos);
+      if (tuning.mode === MODE.interrupt) state.vset(pos, VI.MODE, 0);
+      else if (tuning.mode === MODE.poll) state.vset(pos, VI.MODE, 1);
+      if (state.vget(pos, VI.POLLING) !== 0) {
+        state.vset(pos, VI.POLLING, 0);
+        if (state.vget(pos, VI.USER_MASKED) === 0) ops.unmask(pos);
+      }
+      if (recover && state.vget(pos, VI.QUEUED) !== 0) this.o.queueDeferred(pos);
+      set.add(pos);
+    }
+    state.wset(slot, WI.OWNED, this.ownedList.length);
+    // What the trigger holds is reported by the next collect; what a previous owner held in flight
+    // (read from the trigger, not yet recorded) is delivered now.
+    for (const pos of positions) {
+      if (state.vget(pos, VI.INFLIGHT) === 0) continue;
+      if (recover) state.vcount(pos, VC.redelivered);
+      this.deliver(pos, 0);
+    }
+  }
+
+  /** Gives up `positions`: finishes their poll cycle and stops waiting on their triggers. */
+  release(positions: readonly number[]): void {
+    const { state } = this.o.env;
+    const { set, slot } = this.o;
+    for (const pos of positions) {
+      if (this.owned[pos] === 0) continue;
+      this.complete(pos);
+      set.remove(pos);
+      this.owned[pos] = 0;
+      const at = this.ownedList.indexOf(pos);
+      this.ownedList[at] = this.ownedList[this.ownedList.length - 1];
+      this.ownedList.pop();
+    }
+    state.wset(slot, WI.OWNED, this.ownedList.length);
+  }
+}
