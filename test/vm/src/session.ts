@@ -1,0 +1,111 @@
+/**
+ * One whole VM stage, shared by the ava driver and the CLI: prepare (cached), generate the sequences,
+ * boot once with every guest job, then run the SoftDevice side on the host and compare.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Comparison, compareResults } from './compare.js';
+import { AIMED_COUNTS, generateSequences } from './generator.js';
+import { collectProbe, type DeviceReport, softConfigFor } from './probe.js';
+import { type OpResult, type Sequence, toSeqFile } from './seqfile.js';
+import { loadSoftBackend, runSequence, softEnv } from './soft.js';
+import { bootVm, type Prepared, prepareVm, type VmRun } from './vm.js';
+import { VM_DIR } from './workspace.js';
+
+/** The generator's seed unless VIRQ_VM_SEED overrides it (printed with every report). */
+export const DEFAULT_SEED = 0x5eed_0001;
+/** Random sequences per device, on top of the directed ones. */
+export const PER_DEVICE = 110;
+
+/** Everything one VM stage produced. */
+export interface Session {
+  seed: number;
+  prepared: Prepared;
+  run: VmRun;
+  seqs: Sequence[];
+  probe: Map<string, DeviceReport>;
+  /** The kernel's answers from the C runner. */
+  kernel: OpResult[];
+  /** The kernel's answers through @virq/core's VfioDevice in the guest's Node (kernel-replay slot). */
+  kernelViaNode: OpResult[];
+  /** SoftDevice's answers, or why there are none. */
+  soft:
+    | { ok: true; results: Map<string, OpResult[]>; comparison: Comparison; fdsLeaked: string[] }
+    | { ok: false; reason: string };
+  timings: Record<string, number>;
+}
+
+function fdsOpen(): string[] {
+  return readdirSync('/proc/self/fd');
+}
+
+const sinceStart = () => performance.now() / 1000;
+
+/** Runs the stage. Throws VmError when the VM cannot be prepared or booted. */
+export async function runSession(log: (line: string) => void = () => {}): Promise<Session> {
+  const seed = process.env.VIRQ_VM_SEED ? Number(process.env.VIRQ_VM_SEED) : DEFAULT_SEED;
+  const t0 = sinceStart();
+  const prepared = await prepareVm();
+  log(
+    `prepare ${prepared.seconds.toFixed(1)}s (${prepared.timings.map((t) => `${t.step} ${t.seconds}s`).join(', ')})`,
+  );
+  const seqs = generateSequences({ seed, perDevice: PER_DEVICE });
+  const nodeScript = join(VM_DIR, 'dist', 'guest-node', 'e2e.js');
+  const devs = 'edu=$VIRQ_EDU e1000e=$VIRQ_E1000E';
+  const t1 = sinceStart();
+  const run = await bootVm(
+    'ava',
+    [
+      { name: 'probe', timeoutSeconds: 30, command: `./irqrun probe ${devs}` },
+      { name: 'seq', timeoutSeconds: 60, command: `./irqrun seq seqs.txt ${devs}` },
+      { name: 'e2e-c', timeoutSeconds: 60, command: `./irqrun e2e ${devs}` },
+      { name: 'node', timeoutSeconds: 90, command: `node ${nodeScript} seqs.txt` },
+    ],
+    { 'seqs.txt': toSeqFile(seqs) },
+  );
+  log(
+    `boot ${run.seconds.toFixed(1)}s: ${run.jobs.map((j) => `${j.job} rc=${j.rc} ${(j.end - j.start).toFixed(1)}s`).join(', ')}`,
+  );
+  const probe = collectProbe(run.lines('probe'));
+  const kernel = run.lines('seq').filter((l) => l.t === 'op') as unknown as OpResult[];
+  const kernelViaNode = run.lines('node').filter((l) => l.t === 'op') as unknown as OpResult[];
+
+  const t2 = sinceStart();
+  let soft: Session['soft'];
+  const loaded = await loadSoftBackend();
+  if (!loaded.ok) soft = loaded;
+  else {
+    const before = fdsOpen();
+    const results = new Map<string, OpResult[]>();
+    for (const seq of seqs) {
+      const report = probe.get(seq.device);
+      if (!report?.device.present) throw new Error(`the probe found no ${seq.device}`);
+      results.set(seq.id, await runSequence(softEnv(loaded.backend, softConfigFor(report)), seq));
+    }
+    const after = fdsOpen();
+    const comparison = compareResults(seqs, kernel, results, run.devices.kernel);
+    soft = { ok: true, results, comparison, fdsLeaked: after.filter((fd) => !before.includes(fd)) };
+  }
+  const t3 = sinceStart();
+  return {
+    seed,
+    prepared,
+    run,
+    seqs,
+    probe,
+    kernel,
+    kernelViaNode,
+    soft,
+    timings: { prepare: t1 - t0, boot: t2 - t1, soft: t3 - t2, total: t3 - t0 },
+  };
+}
+
+/** The IRQ counts per index the kernel reported for a device (-errno where GET_IRQ_INFO failed). */
+export function probedCounts(report: DeviceReport): number[] {
+  return [0, 1, 2, 3, 4].map((i) => {
+    const r = report.irqs.find((x) => x.index === i);
+    return r ? (r.ret === 0 ? r.count : 0) : -1;
+  });
+}
+
+export { AIMED_COUNTS };

@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# virq's VM harness: boots Debian 12's own kernel under QEMU (TCG) with an emulated IOMMU, QEMU's
+# `edu` (INTx + MSI) and `e1000e` (MSI-X, 5 vectors) bound to the real vfio-pci driver, and runs a
+# plan of guest jobs whose JSON-lines output comes back through a shared folder.
+#
+#   vm.sh setup               install the host packages it needs (root; apt-get update only on a miss)
+#   vm.sh kernel              apt-get download + dpkg -x Debian's kernel package (never installed)
+#   vm.sh initramfs           busybox + vfio/9p modules + guest/init, cached by a hash of its inputs
+#   vm.sh runner              the static C runner (guest/irqrun.c), cached by a hash of its source
+#   vm.sh prepare             all of the above; writes $WORK/current.env
+#   vm.sh boot RUNDIR         boot once; the guest runs RUNDIR/jobs.txt, RUNDIR/out gets results
+#   vm.sh run                 prepare + boot with guest/default-jobs.txt (probe + C end-to-end checks)
+#   vm.sh clean               remove $WORK
+#
+# Environment: VIRQ_VM_WORK (cache dir, default /tmp/virq-vm), VIRQ_VM_TIMEOUT (s, default 170),
+# VIRQ_VM_SMP (default 1), VIRQ_VM_MEM (MiB, default 1024), VIRQ_VM_KPKG (kernel package override),
+# VIRQ_VM_IOMMU (the -device for the IOMMU), VIRQ_VM_APPEND (extra kernel command line).
+# Every step prints `vm.sh: <step> <seconds>s` on stderr.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+WORK=${VIRQ_VM_WORK:-/tmp/virq-vm}
+TIMEOUT=${VIRQ_VM_TIMEOUT:-170}
+SMP=${VIRQ_VM_SMP:-1}
+MEM=${VIRQ_VM_MEM:-1024}
+HOST_PKGS=(qemu-system-x86 busybox-static cpio gcc libc6-dev)
+
+log() { echo "vm.sh: $*" >&2; }
+die() {
+  echo "vm.sh: FAILED: $*" >&2
+  exit 1
+}
+now() { date +%s.%N; }
+# step NAME CMD...: run and time one step.
+# Called as a plain command so that errexit stays active inside (it is off in a `cmd || ...` context).
+step() {
+  local name=$1 t0
+  shift
+  t0=$(now)
+  "$@"
+  log "$name $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}')s"
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    die "need root to run: $* (run vm.sh setup as root once)"
+  fi
+}
+
+apt_updated=0
+apt_update() {
+  [ "$apt_updated" = 1 ] && return 0
+  log "apt-get update"
+  as_root apt-get update -qq || die "apt-get update failed"
+  apt_updated=1
+}
+
+# apt_try CMD...: run an apt command; on failure refresh the package lists once and retry. Stale lists
+# are the usual cause (a kernel ABI bump removes the old .deb from the mirror).
+apt_try() {
+  if ! "$@"; then
+    apt_update
+    "$@"
+  fi
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+cmd_setup() {
+  local missing=() p
+  for p in "${HOST_PKGS[@]}"; do installed "$p" || missing+=("$p"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    # No recommends: qemu-system-x86 would pull a GUI stack and firmware we never use.
+    apt_try as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  fi
+  command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found after install"
+  [ -x /bin/busybox ] || die "/bin/busybox (busybox-static) not found after install"
+}
+
+# The kernel package linux-image-amd64 depends on, e.g. linux-image-6.1.0-50-amd64.
+kernel_pkg() {
+  if [ -n "${VIRQ_VM_KPKG:-}" ]; then
+    echo "$VIRQ_VM_KPKG"
+    return
+  fi
+  local p
+  p=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+  if [ -z "$p" ]; then
+    apt_update >&2
+    p=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+  fi
+  [ -n "$p" ] || die "cannot resolve the kernel package linux-image-amd64 depends on"
+  echo "$p"
+}
+
+# Sets KDIR (unpacked package), KVER (uname -r of the guest) and KDEB (.deb file name).
+cmd_kernel() {
+  local pkg deb
+  pkg=$(kernel_pkg)
+  mkdir -p "$WORK/debs" "$WORK/kernel"
+  deb=$(ls "$WORK/debs/${pkg}"_*.deb 2>/dev/null | sort -V | tail -1 || true)
+  if [ -z "$deb" ]; then
+    log "apt-get download $pkg"
+    (cd "$WORK/debs" && apt_try apt-get download -q "$pkg" >/dev/null) || die "apt-get download $pkg failed"
+    deb=$(ls "$WORK/debs/${pkg}"_*.deb | sort -V | tail -1)
+  fi
+  KDEB=$(basename "$deb" .deb)
+  KDIR="$WORK/kernel/$KDEB"
+  if [ ! -f "$KDIR/.done" ]; then
+    rm -rf "$KDIR.tmp"
+    dpkg -x "$deb" "$KDIR.tmp" || die "dpkg -x $deb failed"
+    rm -rf "$KDIR"
+    mv "$KDIR.tmp" "$KDIR"
+    touch "$KDIR/.done"
+  fi
+  KVER=$(ls "$KDIR/lib/modules" | head -1)
+  [ -f "$KDIR/boot/vmlinuz-$KVER" ] || die "no vmlinuz in $deb"
+}
+
+# Copies module $1 (and, first, what it depends on) into $R/lib/modules, decompressed, and appends it to
+# ORDER. Module names use either spelling (vfio-pci / vfio_pci); built-in modules are skipped.
+declare -A MOD_DONE=()
+ORDER=()
+add_mod() {
+  local name=$1 f deps d alt
+  [ -n "${MOD_DONE[$name]:-}" ] && return 0
+  MOD_DONE[$name]=1
+  f=$(find "$MODROOT" -name "$name.ko*" | head -1)
+  if [ -z "$f" ]; then
+    alt=${name//_/-}
+    [ "$alt" = "$name" ] && alt=${name//-/_}
+    f=$(find "$MODROOT" -name "$alt.ko*" | head -1)
+  fi
+  if [ -z "$f" ]; then
+    grep -qE "/($name|${name//_/-}|${name//-/_})\.ko" "$KDIR/lib/modules/$KVER/modules.builtin" 2>/dev/null ||
+      log "module $name neither a file nor built in (assuming built in)"
+    return 0
+  fi
+  case "$f" in
+  *.xz) xz -dc "$f" ;;
+  *.zst) zstd -qdc "$f" ;;
+  *.gz) gzip -dc "$f" ;;
+  *) cat "$f" ;;
+  esac >"$R/lib/modules/$name.ko"
+  deps=$(tr '\0' '\n' <"$R/lib/modules/$name.ko" | sed -n 's/^depends=//p' | head -1)
+  for d in ${deps//,/ }; do add_mod "$d"; done
+  ORDER+=("$name")
+}
+
+# The initramfs holds only busybox, the modules and /init: node, the project and the C runner come
+# from the host over 9p (see README.md), so it changes only with the kernel or guest/init.
+cmd_initramfs() {
+  cmd_kernel
+  local key out
+  key=$( (echo "$KDEB"; cat "$HERE/guest/init"; sha256sum /bin/busybox; echo v1) | sha256sum | cut -c1-16)
+  out="$WORK/initramfs/$key.cpio.gz"
+  INITRD=$out
+  [ -f "$out" ] && return 0
+  mkdir -p "$WORK/initramfs"
+  R="$WORK/initramfs/$key.root"
+  rm -rf "$R"
+  mkdir -p "$R"/{bin,dev,proc,sys,tmp,host,lib/modules}
+  cp /bin/busybox "$R/bin/busybox"
+  cp "$HERE/guest/init" "$R/init"
+  chmod +x "$R/init"
+  MODROOT="$KDIR/lib/modules/$KVER/kernel"
+  local m
+  for m in vfio vfio_iommu_type1 vfio_virqfd vfio-pci virtio_pci 9pnet_virtio 9p; do add_mod "$m"; done
+  printf '%s\n' "${ORDER[@]}" >"$R/lib/modules/load-order"
+  log "modules for $KVER: ${ORDER[*]}"
+  (cd "$R" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"
+  mv "$out.tmp" "$out"
+  rm -rf "$R"
+}
+
+cmd_runner() {
+  local key out
+  key=$( (cat "$HERE/guest/irqrun.c"; gcc --version | head -1; cat /usr/include/linux/vfio.h) | sha256sum | cut -c1-16)
+  out="$WORK/bin/irqrun-$key"
+  RUNNER=$out
+  [ -x "$out" ] && return 0
+  mkdir -p "$WORK/bin"
+  gcc -static -O2 -Wall -Wextra -Werror -o "$out.tmp" "$HERE/guest/irqrun.c" || die "building guest/irqrun.c failed"
+  mv "$out.tmp" "$out"
+}
+
+cmd_prepare() {
+  mkdir -p "$WORK"
+  exec 9>"$WORK/.lock"
+  flock 9
+  step setup cmd_setup
+  step kernel cmd_kernel
+  step initramfs cmd_initramfs
+  step runner cmd_runner
+  cat >"$WORK/current.env.tmp" <<EOF
+KERNEL_PKG=$KDEB
+KERNEL_VERSION=$KVER
+VMLINUZ=$KDIR/boot/vmlinuz-$KVER
+INITRD=$INITRD
+RUNNER=$RUNNER
+EOF
+  mv "$WORK/current.env.tmp" "$WORK/current.env"
+  exec 9>&-
+}
+
+# boot RUNDIR: RUNDIR must hold jobs.txt (see guest/plan.sh). The guest sees RUNDIR as /tmp/virq-run,
+# runs the jobs in a chroot into the host's root and writes RUNDIR/out/*; the console goes to
+# RUNDIR/console.log.
+cmd_boot() {
+  local run=${1:?usage: vm.sh boot RUNDIR}
+  run=$(cd "$run" && pwd)
+  [ -f "$WORK/current.env" ] || die "run vm.sh prepare first"
+  # shellcheck disable=SC1091
+  . "$WORK/current.env"
+  [ -f "$run/jobs.txt" ] || die "$run/jobs.txt missing"
+  rm -rf "$run/out"
+  mkdir -p "$run/out"
+  cp "$HERE/guest/plan.sh" "$run/plan.sh"
+  cp "$RUNNER" "$run/irqrun"
+  local rc=0
+  # -nodefaults: no VGA/NIC/monitor; e1000e,romfile=: no iPXE ROM (not needed, and ipxe-qemu may be absent).
+  timeout --kill-after=5 "$TIMEOUT" qemu-system-x86_64 \
+    -machine q35 -accel tcg -cpu max -smp "$SMP" -m "$MEM" \
+    -device "${VIRQ_VM_IOMMU:-intel-iommu,intremap=on}" \
+    -device edu -device e1000e,romfile= \
+    -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+    -virtfs "local,path=$run,mount_tag=virqrun,security_model=none,multidevs=remap" \
+    -kernel "$VMLINUZ" -initrd "$INITRD" \
+    -append "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 quiet ${VIRQ_VM_APPEND:-}" \
+    -nographic -no-reboot -nodefaults -serial stdio </dev/null >"$run/console.log" 2>&1 || rc=$?
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "vm.sh: guest timed out after ${TIMEOUT}s" >>"$run/console.log"
+    die "guest timed out after ${TIMEOUT}s (console: $run/console.log)"
+  fi
+  [ "$rc" = 0 ] || die "qemu exited with $rc (console: $run/console.log): $(tail -3 "$run/console.log" | tr '\n' ' ')"
+  grep -aq 'VIRQVM_EXIT=' "$run/console.log" || die "guest ended without an exit marker (console: $run/console.log)"
+}
+
+cmd_run() {
+  cmd_prepare
+  local run="$WORK/runs/manual-$$"
+  rm -rf "$run"
+  mkdir -p "$run"
+  cp "$HERE/guest/default-jobs.txt" "$run/jobs.txt"
+  step boot cmd_boot "$run"
+  cat "$run/console.log"
+  echo "results in $run/out:"
+  ls -l "$run/out"
+  grep -aq 'VIRQVM_EXIT=0' "$run/console.log"
+}
+
+case "${1:-}" in
+setup) step setup cmd_setup ;;
+kernel)
+  step kernel cmd_kernel
+  echo "$KDIR"
+  ;;
+initramfs)
+  step initramfs cmd_initramfs
+  echo "$INITRD"
+  ;;
+runner)
+  step runner cmd_runner
+  echo "$RUNNER"
+  ;;
+prepare)
+  cmd_prepare
+  cat "$WORK/current.env"
+  ;;
+boot)
+  shift
+  step boot cmd_boot "$@"
+  ;;
+run) cmd_run ;;
+clean) rm -rf "$WORK" ;;
+*)
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+  ;;
+esac
