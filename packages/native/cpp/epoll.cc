@@ -433,8 +433,9 @@ Napi::Value Epoll::Watch(const Napi::CallbackInfo& info) {
 }
 
 void Epoll::OnReadable(WatchHandle* w, int status) {
-  Napi::Env env(w->env);
+  napi_env env = w->env;
   Napi::HandleScope scope(env);
+  int n = 0;
   try {
     if (status < 0) ThrowErrno(env, -status, "uv_poll");
     auto tags = watch_tags_.Value();
@@ -451,12 +452,25 @@ void Epoll::OnReadable(WatchHandle* w, int status) {
       StopWatch(true);
       throw Napi::Error::New(env, "Epoll.watch: the tags/counts buffers were detached; watch stopped");
     }
-    int n = DrainInto(env, tags.Data(), counts.Data(), events, cap, 0);
-    if (n == 0) return;
-    Napi::Object self = Value();
-    watch_cb_.MakeCallback(self, {Napi::Number::New(env, n)}, *watch_ctx_);
+    n = DrainInto(env, tags.Data(), counts.Data(), events, cap, 0);
   } catch (const Napi::Error& e) {
     napi_fatal_exception(env, e.Value());
+    return;
+  }
+  if (n == 0) return;
+  // The C API, not Napi's wrapper: when the callback throws, or ends the thread (process.exit() in a
+  // worker terminates its isolate), there must be no attempt to build a C++ exception from it.
+  napi_value argv[1];
+  napi_value result;
+  napi_create_uint32(env, static_cast<uint32_t>(n), &argv[0]);
+  napi_value recv = Value();
+  napi_value fn = watch_cb_.Value();
+  napi_async_context ctx = *watch_ctx_;
+  if (napi_make_callback(env, ctx, recv, fn, 1, argv, &result) == napi_ok) return;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value exception;
+    if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
   }
 }
 
