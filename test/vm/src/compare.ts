@@ -23,6 +23,8 @@ export interface Comparison {
   divergences: Divergence[];
   /** Divergences forgiven, with the entry that forgave them. */
   forgiven: Divergence[];
+  /** Ops not compared because a forgiven divergence split the two sides' state. */
+  skipped: number;
 }
 
 function sameResult(a: OpResult, b: OpResult): boolean {
@@ -49,7 +51,7 @@ export function compareResults(
     list.push(r);
     bySeq.set(r.seq, list);
   }
-  const result: Comparison = { sequences: 0, ops: 0, divergences: [], forgiven: [] };
+  const result: Comparison = { sequences: 0, ops: 0, divergences: [], forgiven: [], skipped: 0 };
   for (const seq of seqs) {
     result.sequences++;
     const k = bySeq.get(seq.id) ?? [];
@@ -72,7 +74,9 @@ export function compareResults(
       }
       if (d.known) {
         result.forgiven.push(d);
-        continue;
+        if (!d.known.splitsState) continue;
+        result.skipped += seq.ops.length - i - 1;
+        break;
       }
       result.divergences.push(d);
       break;

@@ -82,6 +82,7 @@ export async function runSession(log: (line: string) => void = () => {}): Promis
       if (!report?.device.present) throw new Error(`the probe found no ${seq.device}`);
       results.set(seq.id, await runSequence(softEnv(loaded.backend, softConfigFor(report)), seq));
     }
+    loaded.backend.release();
     const after = fdsOpen();
     const comparison = compareResults(seqs, kernel, results, run.devices.kernel);
     soft = { ok: true, results, comparison, fdsLeaked: after.filter((fd) => !before.includes(fd)) };

@@ -36,13 +36,18 @@ interface EventFdLike {
 export interface SoftBackend {
   createDevice(config: SoftConfig): SoftDeviceLike;
   createEventFd(): EventFdLike;
+  /** Closes what @virq/core keeps per thread between calls (its poll probe), before fds are counted. */
+  release(): void;
 }
 
 /** Loads SoftDevice (@virq/core) and EventFd (@virq/native); says why when it cannot. */
 export async function loadSoftBackend(): Promise<
   { ok: true; backend: SoftBackend } | { ok: false; reason: string }
 > {
-  const core = await importPackage<{ SoftDevice?: new (o: SoftConfig) => SoftDeviceLike }>('core');
+  const core = await importPackage<{
+    SoftDevice?: new (o: SoftConfig) => SoftDeviceLike;
+    closeKernelProbe?: () => void;
+  }>('core');
   if (!core.ok) return core;
   const native = await importPackage<{
     isAvailable?: () => boolean;
@@ -60,6 +65,7 @@ export async function loadSoftBackend(): Promise<
     backend: {
       createDevice: (config) => new SoftDevice(config),
       createEventFd: () => EventFd.create({ nonblock: true }),
+      release: () => core.mod.closeKernelProbe?.(),
     },
   };
 }
