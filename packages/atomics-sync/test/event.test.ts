@@ -17,7 +17,7 @@ test('manual-reset: stays set until reset', (t) => {
   t.false(e.wait(20));
 });
 
-test('auto-reset: one wait consumes one set; sets coalesce', async (t) => {
+test.serial('auto-reset: one wait consumes one set; sets coalesce', async (t) => {
   const e = Event.init(new SharedArrayBuffer(8), 0, { autoReset: true, initiallySet: true });
   t.true(e.isSet());
   t.true(e.wait(0));

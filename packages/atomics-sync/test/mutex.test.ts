@@ -34,15 +34,18 @@ test('lock(timeout) returns false when the mutex stays held', (t) => {
   t.false(m.locked);
 });
 
-test('lockAsync(timeout) resolves false when the mutex stays held, and holds no ref after', async (t) => {
-  const m = new Mutex(new SharedArrayBuffer(4), 0);
-  m.lock();
-  t.false(await m.lockAsync(30));
-  t.is(pendingAsyncWaits(), 0);
-  m.unlock();
-  t.true(await m.lockAsync(30));
-  m.unlock();
-});
+test.serial(
+  'lockAsync(timeout) resolves false when the mutex stays held, and holds no ref after',
+  async (t) => {
+    const m = new Mutex(new SharedArrayBuffer(4), 0);
+    m.lock();
+    t.false(await m.lockAsync(30));
+    t.is(pendingAsyncWaits(), 0);
+    m.unlock();
+    t.true(await m.lockAsync(30));
+    m.unlock();
+  },
+);
 
 test('withLock runs the function under the lock and releases it even when it throws', (t) => {
   const m = new Mutex(new SharedArrayBuffer(4), 0);
@@ -63,7 +66,7 @@ test('withLock runs the function under the lock and releases it even when it thr
   m.unlock();
 });
 
-test('bad arguments are rejected with what was expected', (t) => {
+test.serial('bad arguments are rejected with what was expected', (t) => {
   t.throws(() => new Mutex(new ArrayBuffer(4) as unknown as SharedArrayBuffer, 0), {
     instanceOf: TypeError,
     code: 'ERR_NOT_SHARED',

@@ -7,7 +7,7 @@ import { HEAD, RING_HEADER_BYTES, TAIL } from '../src/ring-base.js';
 
 /**
  * An empty ring whose int32 positions start at `start` rather than 0, so runs cross the int32 wrap.
- * Writes the header (and, for MPSC, each slot's "free for the next position mapping here" sequence).
+ * Writes the header (and, for MPSC, each slot's sequence as left by the previous lap).
  */
 function ringAt(kind: 'SpscRing' | 'MpscRing', cap: number, start: number): SpscRing | MpscRing {
   const Ctor = kind === 'SpscRing' ? SpscRing : MpscRing;
@@ -17,7 +17,11 @@ function ringAt(kind: 'SpscRing' | 'MpscRing', cap: number, start: number): Spsc
   ctl[HEAD] = start;
   if (kind === 'MpscRing') {
     const slots = new Int32Array(buf, RING_HEADER_BYTES, cap * 2);
-    for (let s = 0; s < cap; s++) slots[2 * s] = (start + ((s - start) & (cap - 1)) - s) | 0;
+    for (let s = 0; s < cap; s++) {
+      // Slot s was last published for the position one lap before the next one that maps to it.
+      const next = start + ((s - start) & (cap - 1));
+      slots[2 * s] = (next - cap + 1 - s) | 0;
+    }
   }
   return new Ctor(buf, 0, cap);
 }

@@ -55,7 +55,7 @@ for (const { name, make } of KINDS) {
     t.deepEqual([r.pop(), r.pop(), r.pop()], [-1, -(2 ** 31), 0x7fffffff]);
   });
 
-  test(`${name}: waits time out, and an async waiter is woken by a push`, async (t) => {
+  test.serial(`${name}: waits time out, and an async waiter is woken by a push`, async (t) => {
     const r: Ring = make(2);
     t.false(r.waitReadable(0));
     t.false(r.waitReadable(20, 0));
@@ -129,13 +129,17 @@ test('rings keep working when their int32 positions wrap around', (t) => {
     const sctl = new Int32Array(sbuf, 0, RING_HEADER_BYTES / 4);
     sctl[TAIL] = start;
     sctl[HEAD] = start;
-    // MPSC: every slot's sequence must also read "free for the next position that maps to it".
+    // MPSC: every slot's sequence must also read "published last lap", not "published now".
     const mbuf = new SharedArrayBuffer(MpscRing.byteLength(cap));
     const mctl = new Int32Array(mbuf, 0, RING_HEADER_BYTES / 4);
     const slots = new Int32Array(mbuf, RING_HEADER_BYTES, cap * 2);
     mctl[TAIL] = start;
     mctl[HEAD] = start;
-    for (let s = 0; s < cap; s++) slots[2 * s] = (start + ((s - start) & (cap - 1)) - s) | 0;
+    for (let s = 0; s < cap; s++) {
+      // Slot s was last published for the position one lap before the next one that maps to it.
+      const next = start + ((s - start) & (cap - 1));
+      slots[2 * s] = (next - cap + 1 - s) | 0;
+    }
     for (const r of [new SpscRing(sbuf, 0, cap), new MpscRing(mbuf, 0, cap)] as Ring[]) {
       const got: number[] = [];
       let v = 0;

@@ -19,7 +19,7 @@ test('zeroed memory is a semaphore with count 0', (t) => {
   t.false(s.tryAcquire());
 });
 
-test('acquire(timeout) and acquireAsync(timeout) return false when no unit comes', async (t) => {
+test.serial('acquire(timeout) and acquireAsync(timeout) return false when no unit comes', async (t) => {
   const s = Semaphore.init(new SharedArrayBuffer(8), 0, 0);
   t.false(s.acquire(25));
   t.false(s.acquire(0));
