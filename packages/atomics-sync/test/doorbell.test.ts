@@ -130,7 +130,7 @@ function startProducers(scope: WorkerScope, d: Doorbell, ack: SharedArrayBuffer,
 }
 
 test.serial('a sleeping sync consumer observes every ring (no lost wake-up)', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const d = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(CAPACITY)), 0, CAPACITY);
   const ack = new SharedArrayBuffer(4 * CAPACITY);
   const consumer = scope.start<{ seen: number[]; count: number; falseWakes: number; wakes: number }>(
@@ -152,7 +152,7 @@ test.serial('a sleeping sync consumer observes every ring (no lost wake-up)', as
 });
 
 test.serial('a main-thread waitAsync consumer observes every ring', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const d = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(CAPACITY)), 0, CAPACITY);
   const ack = new SharedArrayBuffer(4 * CAPACITY);
   const acks = new Int32Array(ack);

@@ -70,7 +70,7 @@ async function waitForValue(st: Int32Array, index: number, atLeast: number): Pro
 }
 
 test.serial('manual-reset set() releases every sleeping waiter', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const e = Event.init(new SharedArrayBuffer(8), 0);
   const st = new Int32Array(new SharedArrayBuffer(12)); // [passes, stop, ready]
   const N = 3;
@@ -92,7 +92,7 @@ test.serial('manual-reset set() releases every sleeping waiter', async (t) => {
 });
 
 test.serial('auto-reset set() lets exactly one waiter through per set', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const e = Event.init(new SharedArrayBuffer(8), 0, { autoReset: true });
   const st = new Int32Array(new SharedArrayBuffer(12));
   const N = 3;

@@ -22,16 +22,30 @@ export interface Started<R> {
 
 /**
  * Tracks the workers a test starts, so it can await all their exits and check for leaks. Create one
- * per test, call {@link WorkerScope.finish} at the end (it asserts).
+ * per test, call {@link WorkerScope.finish} at the end (it asserts). If the test fails before that, a
+ * teardown terminates whatever is still running, so a stuck worker cannot hang the run.
  */
 export class WorkerScope {
   private readonly fdsBefore = openFds();
   private readonly started: Started<unknown>[] = [];
+  private readonly running = new Set<Worker>();
+
+  constructor(t: ExecutionContext) {
+    t.teardown(async () => {
+      await Promise.all([...this.running].map((w) => w.terminate()));
+    });
+  }
 
   /** Starts `test/fixtures/<name>.js` (compiled) with `workerData`. */
   start<R>(name: string, workerData: unknown): Started<R> {
     const worker = new Worker(new URL(`./fixtures/${name}.js`, import.meta.url), { workerData });
-    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    this.running.add(worker);
+    const exited = new Promise<number>((resolve) =>
+      worker.once('exit', (code) => {
+        this.running.delete(worker);
+        resolve(code);
+      }),
+    );
     const result = new Promise<R>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);

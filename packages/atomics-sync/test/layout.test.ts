@@ -113,7 +113,7 @@ test('any mix of specs gets aligned, disjoint regions that all attach', (t) => {
 });
 
 test.serial('a worker attaches by rebuilding the layout and from posted handles', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const l = layout(specs);
   const { buffer, parts } = l.create();
   parts.lock.lock();

@@ -92,7 +92,7 @@ test.serial('bad arguments are rejected with what was expected', (t) => {
 });
 
 test.serial('N workers x M locked non-atomic increments end at exactly N*M', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const buf = new SharedArrayBuffer(64);
   const m = Mutex.init(buf, 0);
   const counter = new SharedArrayBuffer(4);
@@ -127,7 +127,7 @@ test.serial('N workers x M locked non-atomic increments end at exactly N*M', asy
 });
 
 test.serial('lockAsync resolves true when another thread unlocks', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const m = Mutex.init(new SharedArrayBuffer(4), 0);
   const ctl = new Int32Array(new SharedArrayBuffer(8));
   const w = scope.start<{ unlocked: boolean }>('hold-mutex', { mutex: m.handle, ctl: ctl.buffer });

@@ -166,7 +166,7 @@ const TOTAL = 1_000_000;
 test.serial(
   'MPSC: 4 producer workers move 10^6 items to a consumer worker, none lost or duplicated',
   async (t) => {
-    const scope = new WorkerScope();
+    const scope = new WorkerScope(t);
     const cap = 1024;
     const r = MpscRing.init(new SharedArrayBuffer(MpscRing.byteLength(cap)), 0, cap);
     const P = 4;
@@ -205,7 +205,7 @@ test.serial(
 );
 
 test.serial('SPSC: a worker moves 10^6 items to another worker, none lost or duplicated', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const cap = 4096;
   const r = SpscRing.init(new SharedArrayBuffer(SpscRing.byteLength(cap)), 0, cap);
   const consumer = scope.start<{ received: number; expected: number[]; errors: string[] }>('ring-consumer', {
@@ -235,7 +235,7 @@ test.serial('SPSC: a worker moves 10^6 items to another worker, none lost or dup
 test.serial(
   'SPSC: a worker moves 10^6 items to a main-thread consumer that awaits waitReadableAsync',
   async (t) => {
-    const scope = new WorkerScope();
+    const scope = new WorkerScope(t);
     const cap = 4096;
     const r = SpscRing.init(new SharedArrayBuffer(SpscRing.byteLength(cap)), 0, cap);
     const producer = scope.start<{ pushed: number }>('ring-producer', {

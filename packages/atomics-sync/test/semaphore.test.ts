@@ -54,7 +54,7 @@ test('bad arguments are rejected with what was expected', (t) => {
 });
 
 test.serial('a semaphore of K never has more than K holders at once', async (t) => {
-  const scope = new WorkerScope();
+  const scope = new WorkerScope(t);
   const K = 3;
   const N = 6;
   const M = 3_000;
