@@ -43,6 +43,7 @@ const S_WSEQ = 5; // bumped by every write/signal/close: the wait-queue "wake" w
 const S_RWAIT = 6; // threads blocked on WSEQ (readers, async watchers)
 const S_RSEQ = 7; // bumped by every read: wakes writers blocked on a full counter
 const S_WWAIT = 8; // threads blocked on RSEQ
+const S_NWATCH = 9; // watch entries in use (lets wake() skip the scan when nobody watches)
 const S_WATCH = 10; // MAX_WATCHES pairs of (doorbell descriptor offset, tag)
 /** Doorbell watches one counter can hold (like being in that many epoll sets). */
 export const MAX_WATCHES = 8;
@@ -249,6 +250,7 @@ export class EventFdPool {
       Atomics.store(this.u64, this.countIndex(slot), initval);
       Atomics.store(this.i32, b + S_REFS, 1);
       for (let w = 0; w < MAX_WATCHES; w++) Atomics.store(this.i32, b + S_WATCH + 2 * w, 0);
+      Atomics.store(this.i32, b + S_NWATCH, 0);
       Atomics.store(this.i32, H_ALLOC_HINT, slot + 1);
       Atomics.add(this.i32, H_LIVE, 1);
       return [slot, Atomics.load(this.i32, b + S_GEN)];
@@ -299,11 +301,9 @@ export class EventFdPool {
   /** @internal eventfd_signal(): count++ saturating at ULLONG_MAX (never blocks), then wake */
   signal(slot: number): void {
     const ci = this.countIndex(slot);
-    for (;;) {
-      const c = Atomics.load(this.u64, ci);
-      if (c === ULLONG_MAX) break;
-      if (Atomics.compareExchange(this.u64, ci, c, c + 1n) === c) break;
-    }
+    // Fast path: one atomic add. Only a counter already at ULLONG_MAX wraps, and is put straight back
+    // (a reader racing that exact moment could see 0; no workload gets within 2^64 of it).
+    if (Atomics.add(this.u64, ci, 1n) === ULLONG_MAX) Atomics.sub(this.u64, ci, 1n);
     this.wake(slot, EV_IN);
   }
 
@@ -313,11 +313,11 @@ export class EventFdPool {
    */
   tryAdd(slot: number, n: bigint): boolean {
     const ci = this.countIndex(slot);
-    for (;;) {
-      const c = Atomics.load(this.u64, ci);
-      if (ULLONG_MAX - c <= n) return false;
-      if (Atomics.compareExchange(this.u64, ci, c, c + n) === c) return true;
-    }
+    // Fast path: add, and undo if the result passed the ceiling (same caveat as signal()).
+    const old = Atomics.add(this.u64, ci, n);
+    if (n === 1n ? old < EVENTFD_MAX_WRITE : old <= EVENTFD_MAX_WRITE - n) return true;
+    Atomics.sub(this.u64, ci, n);
+    return false;
   }
 
   /**
@@ -348,10 +348,13 @@ export class EventFdPool {
     const b = this.base(slot);
     Atomics.add(this.i32, b + S_WSEQ, 1);
     if (Atomics.load(this.i32, b + S_RWAIT) > 0) Atomics.notify(this.i32, b + S_WSEQ);
-    for (let w = 0; w < MAX_WATCHES; w++) {
-      const desc = Atomics.load(this.i32, b + S_WATCH + 2 * w);
-      if (desc > 0) this.doorbellAt(desc).ring(Atomics.load(this.i32, b + S_WATCH + 2 * w + 1));
+    if (Atomics.load(this.i32, b + S_NWATCH) > 0) {
+      for (let w = 0; w < MAX_WATCHES; w++) {
+        const desc = Atomics.load(this.i32, b + S_WATCH + 2 * w);
+        if (desc > 0) this.doorbellAt(desc).ring(Atomics.load(this.i32, b + S_WATCH + 2 * w + 1));
+      }
     }
+    if (this.listeners.size === 0) return;
     const fns = this.listeners.get(slot);
     if (fns) for (const fn of [...fns]) fn(events);
   }
@@ -367,6 +370,7 @@ export class EventFdPool {
     this.wake(slot, EV_HUP);
     // epoll drops a closed file from every set it was in: so do the watches
     for (let w = 0; w < MAX_WATCHES; w++) Atomics.store(this.i32, b + S_WATCH + 2 * w, 0);
+    Atomics.store(this.i32, b + S_NWATCH, 0);
     Atomics.add(this.i32, b + S_RSEQ, 1);
     Atomics.notify(this.i32, b + S_RSEQ);
     return true;
@@ -381,6 +385,7 @@ export class EventFdPool {
       if (Atomics.compareExchange(this.i32, at, 0, -1) !== 0) continue;
       Atomics.store(this.i32, at + 1, tag);
       Atomics.store(this.i32, at, desc);
+      Atomics.add(this.i32, b + S_NWATCH, 1);
       return true;
     }
     return false;
@@ -392,7 +397,10 @@ export class EventFdPool {
     for (let w = 0; w < MAX_WATCHES; w++) {
       const at = b + S_WATCH + 2 * w;
       if (Atomics.load(this.i32, at) === desc && Atomics.load(this.i32, at + 1) === tag) {
-        if (Atomics.compareExchange(this.i32, at, desc, 0) === desc) return true;
+        if (Atomics.compareExchange(this.i32, at, desc, 0) === desc) {
+          Atomics.sub(this.i32, b + S_NWATCH, 1);
+          return true;
+        }
       }
     }
     return false;

@@ -79,7 +79,9 @@ export function kernelFdSignal(fd: number, native: NativeBinding | null = loadNa
 export function kernelFdTryRead(fd: number): bigint | null {
   const native = loadNativeSync();
   if (!native) throw new VfioError('ENOSYS', 'eventfd_read', 'reading a kernel eventfd needs @virq/native');
-  if (!kernelFdReadable(fd)) return null;
+  // An O_NONBLOCK eventfd is read directly (EAGAIN = empty); a blocking one is polled first so a read
+  // never blocks this thread.
+  if (!native.isNonblocking(fd) && !kernelFdReadable(fd)) return null;
   try {
     return native.eventfdRead(fd);
   } catch (err) {

@@ -13,6 +13,8 @@ export interface NativeBinding {
   /** eventfd_ctx_fdget + dup: a new CLOEXEC fd for the same eventfd; EBADF / EINVAL like the kernel. */
   eventfdDup(fd: number): number;
   closeFd(fd: number): void;
+  /** fcntl(F_GETFL) & O_NONBLOCK. */
+  isNonblocking(fd: number): boolean;
   /** The module itself, for VfioDevice and tests. */
   module: Record<string, unknown>;
 }
@@ -45,6 +47,7 @@ function normalise(mod: Record<string, unknown>): NativeBinding | null {
     eventfdWrite: pick(mod, ['eventfdWrite']),
     eventfdDup: pick(mod, ['eventfdDup']),
     closeFd: pick(mod, ['closeFd']),
+    isNonblocking: pick(mod, ['isNonblocking']),
   };
   for (const [k, v] of Object.entries(need)) if (!v) throw new Error(`@virq/native lacks ${k}`);
   return {
@@ -53,6 +56,7 @@ function normalise(mod: Record<string, unknown>): NativeBinding | null {
     eventfdWrite: need.eventfdWrite as NativeBinding['eventfdWrite'],
     eventfdDup: need.eventfdDup as NativeBinding['eventfdDup'],
     closeFd: need.closeFd as NativeBinding['closeFd'],
+    isNonblocking: need.isNonblocking as NativeBinding['isNonblocking'],
     module: mod,
   };
 }

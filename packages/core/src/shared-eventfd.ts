@@ -22,6 +22,7 @@ import {
   EVENTFD_MAX_WRITE,
   EventFdPool,
   type EventFdPoolHandle,
+  F_ALLOCATED,
   F_CLOSED,
   F_NONBLOCK,
   F_SEMAPHORE,
@@ -114,14 +115,18 @@ export class SharedEventFd {
    */
   write(n: number | bigint = 1, timeoutMs = Number.POSITIVE_INFINITY): void {
     this.check('eventfd_write');
-    const v = BigInt(n);
+    const v = typeof n === 'bigint' ? n : BigInt(n);
     if (v < 0n || v >= ULLONG_MAX) throw new VfioError('EINVAL', 'eventfd_write');
     const pool = this.pool;
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
+    let deadline = -1;
+    // the common case: room for v at once; otherwise take the read sequence before retrying, so a
+    // reader that makes room between our try and our sleep is never missed
+    for (let first = true; ; first = false) {
+      if (first && pool.tryAdd(this.slot, v)) break;
       const seq = Atomics.load(pool.i32, pool.rseqIndex(this.slot));
       if (pool.tryAdd(this.slot, v)) break;
       if (this.nonblock) throw new VfioError('EAGAIN', 'eventfd_write');
+      if (deadline < 0) deadline = performance.now() + timeoutMs;
       const left = deadline - performance.now();
       if (left <= 0) throw new VfioError('EAGAIN', 'eventfd_write', 'timed out');
       Atomics.add(pool.i32, pool.wwaitIndex(this.slot), 1);
@@ -240,7 +245,9 @@ export class SharedEventFd {
   }
 
   private check(syscall: 'eventfd_read' | 'eventfd_write'): void {
-    if (!this.pool.valid(this.slot, this.gen) || this.pool.flags(this.slot) & F_CLOSED) {
+    // one flags load and one generation load: the common case (open, current) costs two atomics
+    const f = this.pool.flags(this.slot);
+    if ((f & (F_ALLOCATED | F_CLOSED)) !== F_ALLOCATED || this.pool.gen(this.slot) !== this.gen) {
       throw new VfioError('EBADF', syscall);
     }
   }
