@@ -107,7 +107,11 @@ cmd_kernel() {
   deb=$(ls "$WORK/debs/${pkg}"_*.deb 2>/dev/null | sort -V | tail -1 || true)
   if [ -z "$deb" ]; then
     log "apt-get download $pkg"
-    (cd "$WORK/debs" && apt_try apt-get download -q "$pkg" >/dev/null) || die "apt-get download $pkg failed"
+    # As root, apt would drop to the _apt user for the download and warn that it cannot write here.
+    local sandbox=()
+    [ "$(id -u)" = 0 ] && sandbox=(-o APT::Sandbox::User=root)
+    (cd "$WORK/debs" && apt_try apt-get download -q "${sandbox[@]}" "$pkg" >/dev/null) ||
+      die "apt-get download $pkg failed"
     deb=$(ls "$WORK/debs/${pkg}"_*.deb | sort -V | tail -1)
   fi
   KDEB=$(basename "$deb" .deb)
