@@ -367,6 +367,7 @@ export class VectorTable {
    * masked.
    */
   mask(index: number, vector: number): boolean {
+    noIntx(index, 'mask');
     const sw = this.w(this.rec(index, vector), R_STATE);
     for (;;) {
       const s = Atomics.load(this.i32, sw);
@@ -382,6 +383,7 @@ export class VectorTable {
    * was not masked.
    */
   unmask(index: number, vector: number): 'signalled' | 'unmasked' | 'noop' {
+    noIntx(index, 'unmask');
     const r = this.rec(index, vector);
     const sw = this.w(r, R_STATE);
     for (;;) {
@@ -564,6 +566,16 @@ export class VectorTable {
   resetVector(index: number, vector: number): void {
     const prev = this.updateState(index, vector, 0, ST_ENABLED | ST_MASKED | ST_PENDING | ST_EXTERNAL);
     if (prev & ST_PENDING) this.dropHeld(this.rec(index, vector));
+  }
+}
+
+/**
+ * INTx masking involves the device (DisINTx, the level, virq_disabled): it goes through setIrqs or the
+ * INTx unmask eventfd (a virqfd), never through the lock-free table path.
+ */
+function noIntx(index: number, what: string): void {
+  if (index === VFIO_PCI_INTX_IRQ_INDEX) {
+    throw new RangeError(`VectorTable.${what}: INTx is masked through setIrqs or its unmask eventfd`);
   }
 }
 
