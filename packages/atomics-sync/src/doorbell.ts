@@ -26,21 +26,30 @@ export const DOORBELL_MAX_CAPACITY = 2 ** 24;
 export const DOORBELL_DEFAULT_SPIN = 1000;
 
 // Header words (int32 indices from `offset`); the ready bitset follows at offset + 8.
-/** 1 while the consumer is asleep or about to sleep in Atomics.wait on this word; 0 otherwise. */
-const SLEEP = 0;
+/**
+ * The futex word: (number of fresh rings not yet drained) << 1 | SLEEPING. Producers add 2 per id they
+ * newly mark ready; drain subtracts 2 per id it takes; the consumer sets bit 0 to announce it sleeps.
+ * One word for both is what makes the protocol cheap: the producer's add both publishes "something is
+ * ready" and returns whether the consumer was asleep, and the consumer's announcement is a single
+ * compare-and-swap that only succeeds if nothing is ready.
+ */
+const WORD = 0;
 /** Set by wake(): makes the current or next wait return even with nothing ready. */
 const KICK = 1;
+const SLEEPING = 1;
+const ONE = 2;
 const HEADER_BYTES = 8;
 
 /**
  * Many producers ring, one consumer waits: the wake-up path of an interrupt dispatcher.
  *
- * Memory: a futex word (SLEEP), a kick word, then a ready set with one bit per id. Ringing id `i` sets
- * bit `i`; ringing an id that is already pending coalesces (the consumer sees it once). The consumer
- * waits until something is ready, then `drain()`s every ready id in one pass.
+ * Memory: a futex word, a kick word, then a ready set with one bit per id. Ringing id `i` sets bit `i`;
+ * ringing an id that is already pending coalesces (the consumer sees it once). The consumer waits until
+ * something is ready, then `drain()`s every ready id in one pass.
  *
  * A producer pays for `Atomics.notify` only when the consumer is actually asleep: ringing is one atomic
- * OR plus one atomic load while the consumer is busy. Zeroed memory is a valid empty doorbell.
+ * OR plus one atomic add while the consumer is busy. `pending()` is one atomic load whatever the
+ * capacity, so a spinning consumer polls one word. Zeroed memory is a valid empty doorbell.
  *
  * Roles: any number of threads may `ring()`; exactly one thread at a time may be the consumer (`wait`,
  * `waitAsync`, `drain`). `pending()` and `wake()` are safe from anywhere.
@@ -77,7 +86,7 @@ export class Doorbell {
   /** Writes an empty doorbell at `offset` and attaches to it. */
   static init(buffer: SharedArrayBuffer, offset: number, capacity: number): Doorbell {
     const d = new Doorbell(buffer, offset, capacity);
-    Atomics.store(d.ctl, SLEEP, 0);
+    Atomics.store(d.ctl, WORD, 0);
     Atomics.store(d.ctl, KICK, 0);
     d.ready.clearAll();
     return d;
@@ -123,30 +132,35 @@ export class Doorbell {
       );
     }
     const bit = 1 << (id & 31);
-    // Already pending: the producer that set this bit (still before the drain that will clear it) does
-    // the sleep check below, so the consumer is guaranteed to see the bit without our help.
+    // Already pending: the producer that set this bit (before the drain that will clear it) also does
+    // the add below, so the consumer is guaranteed to hear of it without our help.
     if ((Atomics.or(this.words, id >>> 5, bit) & bit) !== 0) return;
     // The lost-wakeup race, and why this order closes it. Atomics operations are sequentially
     // consistent, so all of them fall into one total order.
-    //   producer: P1 = OR(bit)            P2 = load(SLEEP) [then CAS 1->0 and notify]
-    //   consumer: C1 = store(SLEEP, 1)    C2 = scan bits    C3 = Atomics.wait(SLEEP, 1)
-    // - If P2 comes before C1, then P1 < P2 < C1 < C2: the consumer's re-scan sees the bit and does
-    //   not sleep.
-    // - If P2 comes after C1, the producer reads 1, wins the CAS (only one producer can) and notifies.
-    //   If the consumer is already in Atomics.wait it is woken; if it has not got there yet, the CAS
-    //   already changed SLEEP to 0, and Atomics.wait (which checks the value and enqueues atomically)
-    //   returns 'not-equal' at once. Either way it does not sleep on our bit.
-    // Producers that read SLEEP == 0 skip Atomics.notify (and its process-wide lock) entirely.
-    if (Atomics.load(this.ctl, SLEEP) === 1 && Atomics.compareExchange(this.ctl, SLEEP, 1, 0) === 1) {
-      Atomics.notify(this.ctl, SLEEP, 1);
+    //   producer: P1 = OR(bit), then P2 = ADD(WORD, 2), which returns the old word
+    //   consumer: reads v; if count(v) <= 0, C1 = CAS(WORD, v, v | SLEEPING), then C2 = wait(WORD, v | 1)
+    // - P2 before C1: the consumer either read v after P2 (count >= 1: it does not try to sleep) or
+    //   before it (the word has changed, so its CAS fails and it reads again).
+    // - C1 before P2: P2's old word has SLEEPING set, so this producer knows the consumer is asleep or
+    //   about to be. It clears the flag (only the producer whose AND still sees it set notifies, so a
+    //   burst of rings costs one notify) and notifies. If the consumer is not yet inside Atomics.wait,
+    //   the word already differs from v | 1 and the wait returns at once ('not-equal'); if it is, the
+    //   notify wakes it. Either way it does not sleep on our bit.
+    // A producer whose add returns an even word skips Atomics.notify (and its process-wide lock).
+    // The count can dip below zero when drain takes a bit whose producer is between P1 and P2; a ring
+    // made meanwhile can then wait for that producer's P2 (a few instructions), but is never lost.
+    const ctl = this.ctl;
+    if (
+      (Atomics.add(ctl, WORD, ONE) & SLEEPING) !== 0 &&
+      (Atomics.and(ctl, WORD, ~SLEEPING) & SLEEPING) !== 0
+    ) {
+      Atomics.notify(ctl, WORD, 1);
     }
   }
 
-  /** True if any id is ready right now. */
+  /** True if any id is ready right now (one atomic load, whatever the capacity). */
   pending(): boolean {
-    const words = this.words;
-    for (let w = 0; w < words.length; w++) if (Atomics.load(words, w) !== 0) return true;
-    return false;
+    return Atomics.load(this.ctl, WORD) >= ONE;
   }
 
   /**
@@ -155,9 +169,9 @@ export class Doorbell {
    */
   wake(): void {
     Atomics.store(this.ctl, KICK, 1);
-    // Same order as ring(): publish, then check SLEEP. A consumer that stored SLEEP after our check
-    // re-reads KICK before it sleeps.
-    if (Atomics.compareExchange(this.ctl, SLEEP, 1, 0) === 1) Atomics.notify(this.ctl, SLEEP, 1);
+    // Publish, then check the flag, as ring() does; a consumer that announces after our AND re-reads
+    // KICK between its announcement and its sleep (see sleepOnce).
+    if ((Atomics.and(this.ctl, WORD, ~SLEEPING) & SLEEPING) !== 0) Atomics.notify(this.ctl, WORD, 1);
   }
 
   private takeKick(): boolean {
@@ -165,38 +179,55 @@ export class Doorbell {
   }
 
   /**
+   * Announces sleep if nothing is ready: C1 of the protocol in ring(). Returns the word value to sleep
+   * on, or 0 if something is ready (or a kick is due) and the caller must not sleep.
+   */
+  private announce(): number {
+    const ctl = this.ctl;
+    for (;;) {
+      const v = Atomics.load(ctl, WORD);
+      if (v >= ONE) return 0;
+      // count(v) <= 0: nothing ready. (It is briefly negative when drain took an id whose producer has
+      // not done its add yet; that add is on its way and will see our flag.)
+      const asleep = v | SLEEPING;
+      if (v === asleep || Atomics.compareExchange(ctl, WORD, v, asleep) === v) {
+        // Re-read KICK after announcing: wake() stores KICK before it checks the flag.
+        if (Atomics.load(ctl, KICK) !== 0) {
+          Atomics.and(ctl, WORD, ~SLEEPING);
+          return 0;
+        }
+        return asleep;
+      }
+    }
+  }
+
+  /**
    * Consumer, sync (workers): returns as soon as something is ready. Polls up to `spinIterations`
-   * times (default {@link DOORBELL_DEFAULT_SPIN}) before sleeping in `Atomics.wait`, for at most
-   * `timeoutMs` (default forever).
+   * times (default {@link DOORBELL_DEFAULT_SPIN}; one atomic load each) before sleeping in
+   * `Atomics.wait`, for at most `timeoutMs` (default forever).
    * @returns true if something is ready; false if the timeout ran out or {@link Doorbell.wake} was
    * called with nothing ready.
    */
   wait(timeoutMs?: number, spinIterations?: number): boolean {
     const timeout = checkTimeout(timeoutMs, 'Doorbell.wait');
     const spin = checkSpin(spinIterations, DOORBELL_DEFAULT_SPIN, 'Doorbell.wait');
-    if (this.pending()) return true;
-    for (let i = 0; i < spin; i++) if (this.pending()) return true;
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, WORD) >= ONE) return true;
+    for (let i = 0; i < spin; i++) if (Atomics.load(ctl, WORD) >= ONE) return true;
     if (this.takeKick()) return false;
     if (timeout === 0) return false;
-    const ctl = this.ctl;
     const deadline = deadlineOf(timeout);
     for (;;) {
-      Atomics.store(ctl, SLEEP, 1); // C1: announce
-      if (this.pending()) {
-        Atomics.store(ctl, SLEEP, 0); // C2 found work: no sleep
-        return true;
+      const asleep = this.announce();
+      if (asleep !== 0) {
+        const left = remainingUntil(deadline);
+        if (left > 0) Atomics.wait(ctl, WORD, asleep, left);
+        Atomics.and(ctl, WORD, ~SLEEPING); // usually already cleared by the producer that woke us
       }
-      if (this.takeKick()) {
-        Atomics.store(ctl, SLEEP, 0);
-        return false;
-      }
-      const left = remainingUntil(deadline);
-      if (left > 0) Atomics.wait(ctl, SLEEP, 1, left); // C3
-      Atomics.store(ctl, SLEEP, 0);
       if (this.pending()) return true;
-      if (this.takeKick() || left === 0 || remainingUntil(deadline) === 0) return false;
-      // Woken with nothing ready and no kick: a stale notify from a producer whose CAS hit an earlier
-      // sleep. Sleep again for the time left.
+      if (this.takeKick() || remainingUntil(deadline) === 0) return false;
+      // Woken with nothing ready and no kick: a stale notify from a producer that saw an earlier
+      // announcement, or count briefly <= 0 (see announce). Sleep again for the time left.
     }
   }
 
@@ -213,20 +244,14 @@ export class Doorbell {
     const ctl = this.ctl;
     const deadline = deadlineOf(timeout);
     for (;;) {
-      Atomics.store(ctl, SLEEP, 1); // same protocol as wait()
-      if (this.pending()) {
-        Atomics.store(ctl, SLEEP, 0);
-        return true;
+      const asleep = this.announce();
+      if (asleep !== 0) {
+        const left = remainingUntil(deadline);
+        if (left > 0) await waitAsyncRef(ctl, WORD, asleep, left);
+        Atomics.and(ctl, WORD, ~SLEEPING);
       }
-      if (this.takeKick()) {
-        Atomics.store(ctl, SLEEP, 0);
-        return false;
-      }
-      const left = remainingUntil(deadline);
-      if (left > 0) await waitAsyncRef(ctl, SLEEP, 1, left);
-      Atomics.store(ctl, SLEEP, 0);
       if (this.pending()) return true;
-      if (this.takeKick() || left === 0 || remainingUntil(deadline) === 0) return false;
+      if (this.takeKick() || remainingUntil(deadline) === 0) return false;
     }
   }
 
@@ -237,6 +262,9 @@ export class Doorbell {
    */
   drain(out: Int32Array): number {
     assertInt32Array(out, 'Doorbell.drain');
-    return this.ready.drainInto(out);
+    const n = this.ready.drainInto(out);
+    // After taking the bits: a producer that sets a bit again from here on adds again.
+    if (n > 0) Atomics.sub(this.ctl, WORD, n * ONE);
+    return n;
   }
 }
