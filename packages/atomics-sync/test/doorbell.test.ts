@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { Doorbell, pendingAsyncWaits } from '../src/index.js';
 import { rng, WorkerScope } from './helpers.js';
 
@@ -27,11 +28,47 @@ test('drain into a short array takes the lowest ids and leaves the rest ready', 
   const out = new Int32Array(2);
   t.is(d.drain(out), 2);
   t.deepEqual([...out], [1, 2]);
+  t.true(d.pending(), 'the ids that did not fit are still ready');
   t.is(d.drain(out), 2);
   t.deepEqual([...out], [5, 33]);
   t.is(d.drain(out), 1);
   t.is(out[0], 40);
   t.false(d.pending());
+});
+
+test('ring/drain/pending behave like a Set of ready ids', (t) => {
+  fc.assert(
+    fc.property(
+      fc
+        .integer({ min: 1, max: 130 })
+        .chain((cap) =>
+          fc.tuple(
+            fc.constant(cap),
+            fc.array(fc.oneof(fc.nat(cap - 1), fc.constantFrom(-1, -8, -64)), { maxLength: 200 }),
+          ),
+        ),
+      ([cap, ops]) => {
+        const d = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(cap)), 0, cap);
+        const model = new Set<number>();
+        for (const op of ops) {
+          if (op >= 0) {
+            d.ring(op);
+            model.add(op);
+          } else {
+            const out = new Int32Array(-op); // drain into 1, 8 or 64 slots
+            const n = d.drain(out);
+            const want = [...model].sort((a, b) => a - b).slice(0, -op);
+            for (const id of want) model.delete(id);
+            if (n !== want.length || want.some((id, i) => out[i] !== id)) return false;
+          }
+          if (d.pending() !== model.size > 0) return false;
+        }
+        return true;
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('fast-check found no counterexample');
 });
 
 test('a handle survives structured cloning and attaches to the same state', (t) => {
