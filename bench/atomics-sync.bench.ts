@@ -322,7 +322,7 @@ async function latency(): Promise<void> {
     'doorbell spin-before-sleep sweep',
     'us/round trip',
     baseline,
-    [10, 100, 1000, 10_000].map((spin) => ({
+    [10, 100, 1000, DOORBELL_DEFAULT_SPIN, 20_000].map((spin) => ({
       name: `Doorbell, spin ${spin}${spin === DOORBELL_DEFAULT_SPIN ? ' (default)' : ''}`,
       run: () => doorbellPingPong(spin),
     })),

@@ -14,7 +14,10 @@ export interface RingHandle {
 /** Largest ring capacity accepted. */
 export const RING_MAX_CAPACITY = 2 ** 28;
 
-/** Spin iterations the blocking waits of a ring poll before sleeping, unless told otherwise. */
+/**
+ * Spin iterations the blocking waits of a ring poll before sleeping, unless told otherwise: two atomic
+ * loads each (~30 ns in Node 20), so ~30 µs, about one cross-core wake-up (see DOORBELL_DEFAULT_SPIN).
+ */
 export const RING_DEFAULT_SPIN = 1000;
 
 // Header: two cache lines, so the producers' word and the consumer's word never share one.
