@@ -175,7 +175,7 @@ export class Doorbell {
   wake(): void {
     Atomics.store(this.ctl, KICK, 1);
     // Publish, then check the flag, as ring() does; a consumer that announces after our AND re-reads
-    // KICK between its announcement and its sleep (see sleepOnce).
+    // KICK between its announcement and its sleep (see announce).
     if ((Atomics.and(this.ctl, WORD, ~SLEEPING) & SLEEPING) !== 0) Atomics.notify(this.ctl, WORD, 1);
   }
 

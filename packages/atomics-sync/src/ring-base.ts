@@ -100,8 +100,12 @@ export abstract class RingBase {
 
   /** Producer side, after publishing: wake the consumer if (and only if) it announced sleep. */
   protected wakeConsumer(): void {
-    // Same protocol and proof as Doorbell.ring(): publish first, then read the consumer's flag. A
-    // consumer that announces after our read re-checks emptiness before it sleeps and sees our item.
+    // The lost-wakeup race. All Atomics operations are sequentially consistent (one total order):
+    //   producer: P1 = publish (store TAIL, or the slot's seq)   P2 = load(CONS_SLEEP)
+    //   consumer: C1 = store(CONS_SLEEP, 1)   C2 = re-check isEmpty()   C3 = Atomics.wait(CONS_SLEEP, 1)
+    // If P2 precedes C1, then P1 < P2 < C1 < C2 and the re-check sees the item: no sleep. Otherwise P2
+    // reads 1, and the producer that wins the 1 -> 0 CAS notifies; a consumer not yet in C3 finds the
+    // word already 0 and Atomics.wait returns at once. Producers reading 0 skip Atomics.notify.
     const ctl = this.ctl;
     if (Atomics.load(ctl, CONS_SLEEP) === 1 && Atomics.compareExchange(ctl, CONS_SLEEP, 1, 0) === 1) {
       Atomics.notify(ctl, CONS_SLEEP, 1);
