@@ -156,11 +156,16 @@ interface Slot {
   lastError: unknown;
   /** Control requests not answered yet (re-sent to a replacement). */
   pending: Map<number, { msg: ControlMessage; resolve: () => void }>;
-  failedStarts: number;
+  /** Consecutive crashes with no handler call completed in between. */
+  crashStreak: number;
+  /** The worker's events counter when it was spawned. */
+  eventsAtSpawn: number;
   exited: Promise<void>;
 }
 
 const MODES: Record<DispatchMode, 0 | 1 | 2> = MODE;
+/** Crashes in a row without progress after which a slot is not replaced any more. */
+const CRASH_LOOP = 5;
 const STATES = ['starting', 'running', 'sleeping', 'stopped', 'dead'] as const;
 
 /**
@@ -416,7 +421,8 @@ export class Dispatcher extends EventEmitter {
       failReady: () => {},
       lastError: undefined,
       pending: new Map(),
-      failedStarts: 0,
+      crashStreak: 0,
+      eventsAtSpawn: 0,
       exited: Promise.resolve(),
     };
     return slot;
@@ -447,6 +453,7 @@ export class Dispatcher extends EventEmitter {
       tuning: this.tuning!,
     };
     state.wset(slot.id, WI.STATE, WorkerState.STARTING);
+    slot.eventsAtSpawn = state.wcounter(slot.id, WC.events);
     const worker = new Worker(new URL('./service-worker.js', import.meta.url), {
       workerData: wd,
       transferList: [port2],
@@ -459,7 +466,6 @@ export class Dispatcher extends EventEmitter {
     worker.on('message', (m: WorkerMessage) => {
       if (m.op === 'ready') {
         isReady = true;
-        slot.failedStarts = 0;
         slot.markReady();
         // Requests the previous incarnation never answered: the replacement took over its vectors,
         // so asking again gives the same result.
@@ -527,15 +533,19 @@ export class Dispatcher extends EventEmitter {
       return;
     }
     this.fail({ vector, workerId: slot.id, error });
-    if (!wasReady && ++slot.failedStarts >= 3) {
-      // A replacement that cannot even start (its module throws at import, say) is not respawned
-      // forever; its vectors stay pending and accounted.
+    const progressed = state.wcounter(slot.id, WC.events) > slot.eventsAtSpawn;
+    slot.crashStreak = progressed ? 0 : slot.crashStreak + 1;
+    if (slot.crashStreak >= CRASH_LOOP) {
+      // A replacement that dies again without completing a single handler call (its module throws
+      // at import, or a poisoned delivery kills every incarnation) is not respawned forever. Its
+      // vectors stay pending and accounted; stop() still cleans up.
       this.fail({
         workerId: slot.id,
-        error: new DispatchError('EWORKER', `service worker ${slot.id} failed to start 3 times; giving up`, {
-          workerId: slot.id,
-          cause,
-        }),
+        error: new DispatchError(
+          'EWORKER',
+          `service worker ${slot.id} crashed ${CRASH_LOOP} times in a row without progress; not replacing it`,
+          { workerId: slot.id, cause },
+        ),
       });
       return;
     }

@@ -45,6 +45,8 @@ export interface VectorOps {
    * before the mask comes through the trigger set as usual.
    */
   poll(pos: number): number;
+  /** Raises of `pos` so far (core's raised counter; kernel-signalled ones appear as consumed). */
+  raised(pos: number): number;
   /** The vector table counters of `pos`. */
   counters(pos: number): {
     raised: number;

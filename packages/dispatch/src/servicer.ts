@@ -77,10 +77,12 @@ export class Servicer {
   private readonly pollList: number[] = [];
   private readonly budgetLeft: Int32Array;
   private readonly emptyPolls: Int32Array;
-  /** Raises consumed per vector in the current hybrid window. */
-  private readonly win: Float64Array;
+  /** Core's raised counter per vector at the start of the current hybrid window. */
+  private readonly lastRaised: Float64Array;
   private windowStart = performance.now();
   private readonly lastReport: Float64Array;
+  /** Positions taken over with deliveries in flight, served at the top of the loop. */
+  private readonly serveLater: number[] = [];
   private readonly suppressed: Int32Array;
 
   constructor(options: ServicerOptions) {
@@ -90,7 +92,7 @@ export class Servicer {
     this.ctx = new Array(this.n);
     this.budgetLeft = new Int32Array(this.n);
     this.emptyPolls = new Int32Array(this.n);
-    this.win = new Float64Array(this.n);
+    this.lastRaised = new Float64Array(this.n);
     this.lastReport = new Float64Array(this.n).fill(Number.NEGATIVE_INFINITY);
     this.suppressed = new Int32Array(this.n);
   }
@@ -112,6 +114,7 @@ export class Servicer {
     state.wset(slot, WI.STATE, WorkerState.RUNNING);
     for (;;) {
       if (Atomics.load(header, H.STOP) !== 0) break;
+      while (this.serveLater.length > 0) this.serve(this.serveLater.pop()!);
       if (tuning.mode === MODE.hybrid) this.evaluate(false);
       const n = set.collect(0);
       if (n > 0) {
@@ -169,31 +172,35 @@ export class Servicer {
     state.wcount(slot, WC.batches);
     const ids = set.ids;
     const counts = set.counts;
+    const vi = state.vi;
+    // First move every count this collect read out of its trigger into INFLIGHT, before any
+    // handler runs: if a handler then kills this thread, the counts of the rest of the batch are
+    // in shared memory for the replacement, not lost with this thread's locals.
     let control = false;
     for (let i = 0; i < n; i++) {
       const pos = ids[i];
       if (pos >= this.n) {
         if (pos === controlId) control = true;
-        continue;
+      } else if (counts[i] > 0 && this.owned[pos] !== 0) {
+        Atomics.add(vi, pos * VECTOR_WORDS + VI.INFLIGHT, counts[i]);
       }
-      this.deliver(pos, counts[i]);
+    }
+    for (let i = 0; i < n; i++) {
+      const pos = ids[i];
+      if (pos < this.n) this.serve(pos);
     }
     if (control) this.control();
   }
 
   /**
-   * A trigger of `pos` yielded `count` raises (0: only a kick). Moves them to INFLIGHT, then
-   * delivers everything INFLIGHT holds unless the user masked the vector.
+   * Delivers everything INFLIGHT holds for `pos` (trigger counts already moved there) unless the
+   * user masked the vector; then, in poll mode, hands the vector to NAPI.
    */
-  private deliver(pos: number, count: number): void {
+  private serve(pos: number): void {
     const { state } = this.o.env;
     if (this.owned[pos] === 0) return;
     const vi = state.vi;
     const base = pos * VECTOR_WORDS;
-    if (count > 0) {
-      Atomics.add(vi, base + VI.INFLIGHT, count);
-      this.win[pos] += count;
-    }
     const held = Atomics.load(vi, base + VI.INFLIGHT);
     if (held === 0) return;
     this.call(pos, held);
@@ -284,7 +291,6 @@ export class Servicer {
       state.vcount(pos, VC.polls);
       if (got > 0) {
         Atomics.add(vi, base + VI.INFLIGHT, got);
-        this.win[pos] += got;
         this.emptyPolls[pos] = 0;
         this.call(pos, Atomics.load(vi, base + VI.INFLIGHT));
         this.budgetLeft[pos]--;
@@ -322,17 +328,22 @@ export class Servicer {
     }
   }
 
-  /** Hybrid: per-vector rate over the last window, and the switches it implies. */
+  /**
+   * Hybrid: per-vector rate over the last window, and the switches it implies. The rate is of
+   * raises (core's counter), not deliveries: in poll mode many raises fold into one held interrupt,
+   * and a delivery rate would make a busy vector look idle.
+   */
   private evaluate(force: boolean): void {
     const now = performance.now();
     const dt = now - this.windowStart;
     const { tuning } = this.o;
     if (!force && dt < tuning.windowMs) return;
     this.windowStart = now;
-    const { state } = this.o.env;
+    const { state, ops } = this.o.env;
     for (const pos of this.ownedList) {
-      const rate = (this.win[pos] * 1000) / dt;
-      this.win[pos] = 0;
+      const raised = ops.raised(pos);
+      const rate = ((raised - this.lastRaised[pos]) * 1000) / dt;
+      this.lastRaised[pos] = raised;
       state.vc[pos * VECTOR_SLOTS + VC.rate] = rate;
       const mode = state.vget(pos, VI.MODE);
       if (mode === 0 && rate >= tuning.pollAbove) {
@@ -367,6 +378,7 @@ export class Servicer {
       if (this.owned[pos] !== 0) continue;
       this.owned[pos] = 1;
       this.ownedList.push(pos);
+      this.lastRaised[pos] = ops.raised(pos);
       if (tuning.mode === MODE.interrupt) state.vset(pos, VI.MODE, 0);
       else if (tuning.mode === MODE.poll) state.vset(pos, VI.MODE, 1);
       if (state.vget(pos, VI.POLLING) !== 0) {
@@ -378,11 +390,12 @@ export class Servicer {
     }
     state.wset(slot, WI.OWNED, this.ownedList.length);
     // What the trigger holds is reported by the next collect; what a previous owner held in flight
-    // (read from the trigger, not yet recorded) is delivered now.
+    // (read from the trigger, not yet recorded) is delivered by the loop, after the worker has
+    // reported ready: a handler that dies again on it is then a crash of a running worker.
     for (const pos of positions) {
       if (state.vget(pos, VI.INFLIGHT) === 0) continue;
       if (recover) state.vcount(pos, VC.redelivered);
-      this.deliver(pos, 0);
+      this.serveLater.push(pos);
     }
   }
 

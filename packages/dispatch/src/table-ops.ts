@@ -3,7 +3,7 @@
  * delivered / coalesced / pending; it records consumption in core's table, which owns the invariant
  * raised = delivered + coalesced + pending + dropped.
  */
-import { ST_MASKED, ST_PENDING, type VectorTable } from '@virq/core';
+import { Counter, ST_MASKED, ST_PENDING, type VectorTable } from '@virq/core';
 import type { VectorOps } from './ports.js';
 
 /** Vector operations by position, for one irq index. */
@@ -43,6 +43,10 @@ export class TableOps implements VectorOps {
   poll(pos: number): number {
     const prev = this.table.updateState(this.index, this.vectors[pos], 0, ST_PENDING);
     return (prev & ST_PENDING) !== 0 ? 1 : 0;
+  }
+
+  raised(pos: number): number {
+    return Number(this.table.counter(this.index, this.vectors[pos], Counter.Raised));
   }
 
   counters(pos: number): {

@@ -1,0 +1,162 @@
+import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import test from 'ava';
+import { type DispatchErrorEvent, Dispatcher } from '../src/index.js';
+import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, waitFor, warmUp } from './helpers.js';
+
+test.before(warmUp);
+
+const N = 64;
+
+function setup(t: import('ava').ExecutionContext, data: Record<string, unknown>, extra: object = {}) {
+  const dev = new SoftDevice({ msix: { vectors: N } });
+  const rec = new Records(N);
+  const d = new Dispatcher({
+    device: dev,
+    vectors: N,
+    workers: 2,
+    module: RECORD_HANDLER,
+    mode: 'interrupt',
+    data: { buf: rec.buf, seq: rec.seq, vectors: range(N), ...data },
+    ...extra,
+  });
+  const errors: DispatchErrorEvent[] = [];
+  const restarts: number[] = [];
+  d.on('error', (e) => errors.push(e));
+  d.on('restart', (e: { workerId: number }) => restarts.push(e.workerId));
+  t.teardown(() => d.stop());
+  const storm = (rounds: number, raisers = 2) =>
+    raise(
+      range(raisers).map((i) => ({
+        table: dev.vectorTable.handle,
+        index: VFIO_PCI_MSIX_IRQ_INDEX,
+        vectors: range(N),
+        rounds,
+        seq: rec.seq,
+        seed: 99 + i,
+      })),
+    );
+  return { dev, rec, d, errors, restarts, storm };
+}
+
+function exact(t: import('ava').ExecutionContext, d: Dispatcher, rec: Records): void {
+  const s = d.stats();
+  t.is(s.totals.raised, s.totals.delivered + s.totals.coalesced + s.totals.pending + s.totals.dropped);
+  t.is(s.totals.pending, 0);
+  for (let pos = 0; pos < N; pos++) {
+    t.is(rec.get(pos, R.SUM), s.vectors[pos].raised, `vector ${pos}: every raise reached a handler call`);
+    t.is(rec.get(pos, R.CALLS), s.vectors[pos].delivered, `vector ${pos}: one delivery per call`);
+  }
+  t.is(rec.sum(R.ORDER_BAD), 0);
+  t.is(rec.sum(R.OVERLAP), 0);
+}
+
+test.serial(
+  'a handler that throws is reported with its vector, counted, and servicing goes on',
+  async (t) => {
+    const leaks = new Leaks();
+    const { d, rec, errors, storm } = setup(t, { throwVectors: [3, 40], throwEvery: 2 });
+    await d.start();
+    const accepted = await storm(100);
+    await quiesce(d, accepted);
+    exact(t, d, rec);
+    t.true(errors.length >= 1);
+    for (const e of errors) {
+      t.is(e.error.code, 'EHANDLER');
+      t.true(e.vector === 3 || e.vector === 40);
+      t.is(e.error.vector, e.vector);
+      t.is(e.workerId, d.ownerOf(e.vector!));
+    }
+    const s = d.stats();
+    const expected = (pos: number) => Math.floor(rec.get(pos, R.CALLS) / 2);
+    t.is(s.vectors[3].handlerErrors, expected(3), 'every throw counted');
+    t.is(s.vectors[40].handlerErrors, expected(40));
+    t.is(s.totals.handlerErrors, expected(3) + expected(40));
+    t.is(
+      s.workers.reduce((a, w) => a + w.handlerErrors, 0),
+      s.totals.handlerErrors,
+    );
+    t.true(
+      s.workers.every((w) => w.incarnation === 0),
+      'a throwing handler does not kill its worker',
+    );
+    await d.stop();
+    await leaks.check(t);
+  },
+);
+
+test.serial('process.exit() in a handler: reported, worker replaced, nothing lost', async (t) => {
+  const leaks = new Leaks();
+  const exitOnce = new SharedArrayBuffer(12);
+  // Three crashes on vectors owned by both workers (spread: odd → 1, even → 0), each on the
+  // vector's second handler call. A storm coalesces many raises into few calls, so storm in phases
+  // (each waits until every raise was consumed): every vector gets at least one call per phase.
+  const { d, rec, errors, restarts, storm } = setup(t, {
+    exits: [
+      [5, 2],
+      [10, 2],
+      [33, 2],
+    ],
+    exitOnce,
+  });
+  await d.start();
+  let accepted = 0;
+  for (let phase = 0; phase < 3; phase++) {
+    accepted += await storm(50, 3);
+    await quiesce(d, accepted);
+  }
+  await waitFor(() => restarts.length === 3, 60_000, 'three replacements');
+
+  t.deepEqual(Array.from(new Int32Array(exitOnce)), [1, 1, 1], 'every planned crash happened');
+  exact(t, d, rec);
+  const crashes = errors.filter((e) => e.error.code === 'EWORKER');
+  t.is(crashes.length, 3);
+  t.deepEqual(
+    crashes.map((e) => e.vector).sort((a, b) => a! - b!),
+    [5, 10, 33],
+    'each report names the vector',
+  );
+  for (const e of crashes) t.is(e.workerId, (e.vector! % 2) as number);
+  t.deepEqual(restarts.sort(), [0, 1, 1]);
+  const s = d.stats();
+  // The crashed call's vector was in flight, and so may have been the rest of its batch.
+  t.true(s.vectors[5].redelivered >= 1, 'what the dead worker held was delivered again');
+  t.true(s.vectors[10].redelivered >= 1);
+  t.true(s.vectors[33].redelivered >= 1);
+  t.true(s.totals.redelivered >= 3);
+  t.is(s.workers[0].restarts, 1);
+  t.is(s.workers[1].restarts, 2);
+  t.is(s.workers[1].incarnation, 2);
+  t.true(
+    s.workers.every((w) => w.owned === N / 2),
+    'the replacement owns the same vectors',
+  );
+  // The replacement keeps servicing: a second storm goes through it.
+  accepted += await storm(20);
+  await quiesce(d, accepted);
+  exact(t, d, rec);
+  await d.stop();
+  await leaks.check(t);
+});
+
+test.serial('deferred work that throws is reported with its vector; the vector keeps working', async (t) => {
+  const leaks = new Leaks();
+  const { d, rec, errors, storm } = setup(t, { defer: true, threadThrowVectors: [7] });
+  await d.start();
+  const accepted = await storm(30);
+  await quiesce(d, accepted);
+  await d.stop();
+  exact(t, d, rec);
+  const s = d.stats();
+  t.true(s.vectors[7].deferredErrors >= 1);
+  t.is(
+    s.vectors[7].deferredErrors,
+    s.vectors[7].deferredRuns,
+    'every run of vector 7 failed and was counted',
+  );
+  t.is(s.totals.deferredErrors, s.vectors[7].deferredErrors, 'only vector 7 failed');
+  t.is(s.totals.deferredRuns, s.totals.deferredQueued);
+  const threadErrors = errors.filter((e) => e.error.code === 'ETHREAD');
+  t.is(threadErrors.length, s.vectors[7].deferredErrors);
+  t.true(threadErrors.every((e) => e.vector === 7));
+  await leaks.check(t);
+});
