@@ -1,34 +1,12 @@
 /**
- * The slice of atomics-sync's Doorbell that core uses, looked up at run time so core builds and runs
- * against whichever atomics-sync is installed. A Doorbell is a futex word plus a ready set: `ring(id)`
- * marks `id` ready and wakes the waiter; the waiter drains every ready id per wake.
+ * Doorbells are atomics-sync's `Doorbell` (a futex word plus a ready set: `ring(id)` marks `id` ready
+ * and wakes the waiter; the waiter drains every ready id per wake). Core only rings them, so the types
+ * it asks for are the ringing slice of that class.
  */
-import * as atomicsSync from 'atomics-sync';
+import type { Doorbell, DoorbellHandle as SyncDoorbellHandle } from 'atomics-sync';
 
-/** Structured-cloneable description of a Doorbell (atomics-sync's `Doorbell.handle`). */
-export interface DoorbellHandle {
-  buffer: SharedArrayBuffer;
-  offset: number;
-  capacity: number;
-}
+/** Structured-cloneable description of a Doorbell: atomics-sync's `DoorbellHandle`. */
+export type DoorbellHandle = SyncDoorbellHandle;
 
-/** What core needs of a Doorbell. */
-export interface DoorbellLike {
-  readonly handle: DoorbellHandle;
-  ring(id: number): void;
-}
-
-interface DoorbellClass {
-  byteLength(capacity: number): number;
-  new (buffer: SharedArrayBuffer, offset: number, capacity: number): DoorbellLike;
-  from(h: DoorbellHandle): DoorbellLike;
-}
-
-/** atomics-sync's Doorbell class; throws a clear error if the installed atomics-sync lacks it. */
-export function doorbellClass(): DoorbellClass {
-  const cls = (atomicsSync as unknown as { Doorbell?: DoorbellClass }).Doorbell;
-  if (typeof cls !== 'function') {
-    throw new Error('atomics-sync does not export Doorbell: build packages/atomics-sync first');
-  }
-  return cls;
-}
+/** What core needs of a Doorbell (atomics-sync's `Doorbell` is one): its handle, and `ring(id)`. */
+export type DoorbellLike = Pick<Doorbell, 'handle' | 'ring'>;

@@ -17,7 +17,8 @@
  *   arena    [ARENA_OFFSET, +ARENA_BYTES) doorbells: a 64-byte descriptor (int32 capacity) then the
  *                                    Doorbell's own bytes, each 64-byte aligned
  */
-import { type DoorbellHandle, type DoorbellLike, doorbellClass } from './doorbell.js';
+import { Doorbell } from 'atomics-sync';
+import type { DoorbellHandle, DoorbellLike } from './doorbell.js';
 
 const MAGIC = 0x76697166; // 'virq' 'f'
 const VERSION = 1;
@@ -186,10 +187,10 @@ export class EventFdPool {
 
   /**
    * Allocates a Doorbell inside this pool's buffer. Only such doorbells can be watched by this pool's
-   * counters: every thread that holds the pool can then ring them.
+   * counters: every thread that holds the pool can then ring them. The result is an atomics-sync
+   * `Doorbell`: its consumer waits and drains on it; `Doorbell.from(bell.handle)` attaches elsewhere.
    */
-  createDoorbell(capacity: number): DoorbellLike {
-    const Doorbell = doorbellClass();
+  createDoorbell(capacity: number): Doorbell {
     const bytes = roundUp(Doorbell.byteLength(capacity), 64) + 64;
     const arenaOffset = this.i32[H_ARENA_OFFSET];
     const arenaBytes = this.i32[H_ARENA_BYTES];
@@ -221,7 +222,7 @@ export class EventFdPool {
   private doorbellAt(desc: number): DoorbellLike {
     let bell = this.doorbells.get(desc);
     if (!bell) {
-      bell = doorbellClass().from({ buffer: this.buffer, offset: desc + 64, capacity: this.i32[desc / 4] });
+      bell = Doorbell.from({ buffer: this.buffer, offset: desc + 64, capacity: this.i32[desc / 4] });
       this.doorbells.set(desc, bell);
     }
     return bell;
