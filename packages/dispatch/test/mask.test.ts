@@ -1,0 +1,137 @@
+import { SoftDevice, ST_MASKED, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import test from 'ava';
+import fc from 'fast-check';
+import { type DispatchErrorEvent, Dispatcher, type DispatchMode } from '../src/index.js';
+import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, waitFor, warmUp } from './helpers.js';
+
+test.before(warmUp);
+
+const N = 16;
+
+for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
+  test.serial(`${mode}: no delivery while masked, held raises delivered on unmask (property)`, async (t) => {
+    const leaks = new Leaks();
+    const dev = new SoftDevice({ msix: { vectors: N } });
+    const rec = new Records(N);
+    const d = new Dispatcher({
+      device: dev,
+      vectors: N,
+      workers: 2,
+      module: RECORD_HANDLER,
+      mode,
+      budget: 4,
+      data: { buf: rec.buf, seq: rec.seq, vectors: range(N) },
+    });
+    const errors: DispatchErrorEvent[] = [];
+    d.on('error', (e) => errors.push(e));
+    t.teardown(() => d.stop());
+    await d.start();
+    let total = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: 0, max: N - 1 }), { maxLength: N }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer(),
+        async (masked, rounds, seed) => {
+          for (const v of masked) d.mask(v);
+          const callsAtMask = masked.map((v) => rec.get(v, R.CALLS));
+          const accepted = await raise([
+            {
+              table: dev.vectorTable.handle,
+              index: VFIO_PCI_MSIX_IRQ_INDEX,
+              vectors: range(N),
+              rounds,
+              seq: rec.seq,
+              seed,
+            },
+            {
+              table: dev.vectorTable.handle,
+              index: VFIO_PCI_MSIX_IRQ_INDEX,
+              vectors: range(N),
+              rounds,
+              seq: rec.seq,
+              seed: seed + 1,
+            },
+          ]);
+          total += accepted;
+          // Everything not masked gets through...
+          await waitFor(
+            () => d.stats().vectors.every((c, v) => masked.includes(v) || c.pending === 0),
+            60_000,
+            'unmasked vectors to drain',
+          );
+          // ...while the masked ones saw no handler call since mask() returned, and hold their raises.
+          const s = d.stats();
+          for (let i = 0; i < masked.length; i++) {
+            const v = masked[i];
+            if (rec.get(v, R.CALLS) !== callsAtMask[i]) return false;
+            if (s.vectors[v].pending === 0 || !s.vectors[v].masked) return false;
+            if ((dev.vectorTable.stateBits(VFIO_PCI_MSIX_IRQ_INDEX, v) & ST_MASKED) === 0) return false;
+          }
+          for (const v of masked) d.unmask(v);
+          await quiesce(d, total);
+          return true;
+        },
+      ),
+      { numRuns: 12 },
+    );
+    const s = d.stats();
+    t.is(s.totals.raised, total);
+    t.is(s.totals.raised, s.totals.delivered + s.totals.coalesced);
+    t.is(rec.sum(R.CALLS), s.totals.handled);
+    t.is(rec.sum(R.MASKED_CALLS), 0, 'no handler saw its vector masked on entry');
+    t.is(rec.sum(R.OVERLAP), 0);
+    t.is(rec.sum(R.ORDER_BAD), 0);
+    t.true(s.vectors.every((v) => !v.masked));
+    t.deepEqual(errors, []);
+    await d.stop();
+    await leaks.check(t);
+  });
+
+  test.serial(`${mode}: a handler masks its own vector, its deferred work unmasks it`, async (t) => {
+    const leaks = new Leaks();
+    const dev = new SoftDevice({ msix: { vectors: N } });
+    const rec = new Records(N);
+    const d = new Dispatcher({
+      device: dev,
+      vectors: N,
+      workers: 2,
+      module: RECORD_HANDLER,
+      mode,
+      deferredThreads: 2,
+      data: { buf: rec.buf, seq: rec.seq, vectors: range(N), selfMask: true },
+    });
+    t.teardown(() => d.stop());
+    await d.start();
+    const accepted = await raise(
+      range(3).map((i) => ({
+        table: dev.vectorTable.handle,
+        index: VFIO_PCI_MSIX_IRQ_INDEX,
+        vectors: range(N),
+        rounds: 100,
+        seq: rec.seq,
+        seed: 5 + i,
+      })),
+    );
+    // Every handler call ends masked until its deferred run unmasks: wait for all runs, then all raises.
+    await quiesce(d, accepted);
+    await waitFor(
+      () => d.stats().deferredOutstanding === 0 && d.stats().vectors.every((v) => !v.masked),
+      60_000,
+      'deferred runs',
+    );
+    await quiesce(d, accepted);
+    const s = d.stats();
+    t.is(rec.sum(R.MASKED_CALLS), 0, 'never called while masked');
+    t.is(s.totals.raised, s.totals.delivered + s.totals.coalesced);
+    t.is(rec.sum(R.CALLS), s.totals.handled);
+    t.is(
+      s.totals.deferredRuns,
+      s.totals.handled,
+      'one deferred run per call: each call masked until its run',
+    );
+    t.is(rec.sum(R.THREAD_OVERLAP), 0);
+    await d.stop();
+    await leaks.check(t);
+  });
+}

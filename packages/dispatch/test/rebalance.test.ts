@@ -1,0 +1,88 @@
+import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import test from 'ava';
+import { type AffinitySpec, type DispatchErrorEvent, Dispatcher, type DispatchMode } from '../src/index.js';
+import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, warmUp } from './helpers.js';
+
+test.before(warmUp);
+
+const N = 64;
+const WORKERS = 4;
+
+for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
+  test.serial(`${mode}: vectors move between workers under a storm; order and counts survive`, async (t) => {
+    const leaks = new Leaks();
+    const dev = new SoftDevice({ msix: { vectors: N } });
+    const rec = new Records(N);
+    const d = new Dispatcher({
+      device: dev,
+      vectors: N,
+      workers: WORKERS,
+      module: RECORD_HANDLER,
+      mode,
+      budget: 4,
+      data: { buf: rec.buf, seq: rec.seq, vectors: range(N), defer: true },
+    });
+    const errors: DispatchErrorEvent[] = [];
+    d.on('error', (e) => errors.push(e));
+    t.teardown(() => d.stop());
+    await d.start();
+    const storm = raise(
+      range(2).map((i) => ({
+        table: dev.vectorTable.handle,
+        index: VFIO_PCI_MSIX_IRQ_INDEX,
+        vectors: range(N),
+        rounds: 400,
+        seq: rec.seq,
+        seed: 21 + i,
+      })),
+    );
+    const plans: AffinitySpec[] = [
+      'block',
+      (v) => (v * 7) % WORKERS,
+      new Map(range(N).map((v) => [v, v < 8 ? 3 : 0])),
+      Object.fromEntries(range(N).map((v) => [v, (v >> 2) % WORKERS])),
+      'spread',
+    ];
+    let stormDone = false;
+    storm.then(
+      () => {
+        stormDone = true;
+      },
+      () => {},
+    );
+    let moves = 0;
+    for (let i = 0; i < plans.length || !stormDone; i++) {
+      const plan = plans[i % plans.length];
+      await d.rebalance(plan);
+      moves++;
+      const want = (await import('../src/index.js')).resolveAffinity(plan, range(N), WORKERS);
+      t.deepEqual(
+        range(N).map((v) => d.ownerOf(v)),
+        Array.from(want),
+        'ownership is the new map once rebalance resolves',
+      );
+      const owned = d.stats().workers.map((w) => w.owned);
+      t.deepEqual(
+        owned,
+        range(WORKERS).map((w) => want.filter((x) => x === w).length),
+      );
+    }
+    const accepted = await storm;
+    t.log(`${moves} rebalances`);
+    await quiesce(d, accepted);
+    const s = d.stats();
+    t.is(s.totals.raised, s.totals.delivered + s.totals.coalesced);
+    for (let v = 0; v < N; v++) {
+      t.is(rec.get(v, R.CALLS), s.vectors[v].delivered);
+      if (mode === 'interrupt')
+        t.is(rec.get(v, R.SUM), s.vectors[v].raised, `vector ${v}: nothing lost in a move`);
+    }
+    t.is(rec.sum(R.ORDER_BAD), 0, 'per-vector order kept across moves');
+    t.is(rec.sum(R.OVERLAP), 0, 'a vector never ran on two workers at once');
+    t.deepEqual(errors, []);
+    await d.stop();
+    t.is(rec.sum(R.THREAD_OVERLAP), 0);
+    t.is(d.stats().totals.deferredRuns, d.stats().totals.deferredQueued);
+    await leaks.check(t);
+  });
+}
