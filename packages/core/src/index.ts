@@ -50,5 +50,6 @@ export {
   virqfdDisable,
   virqfdEnable,
   virqfdFlushThread,
+  virqfdPollHup,
   virqfdSlot,
 } from './virqfd.js';

@@ -34,7 +34,14 @@ import {
   ST_PENDING,
   type VectorTable,
 } from './vector-table.js';
-import { type VirqfdSlot, virqfdDisable, virqfdEnable, virqfdFlushThread, virqfdSlot } from './virqfd.js';
+import {
+  type VirqfdSlot,
+  virqfdDisable,
+  virqfdEnable,
+  virqfdFlushThread,
+  virqfdPollHup,
+  virqfdSlot,
+} from './virqfd.js';
 
 /** Data handed to a set function, already checked against the data type (argsz). */
 export type IrqData =
@@ -628,7 +635,7 @@ function vfioPciSetMsiMaskAction(
       if ('code' in t) return t;
       t.put();
       const slots = vdev.vecVirqfds.get(start + i);
-      if ((mask ? slots?.mask : slots?.unmask)?.current) return kerr('EBUSY');
+      if (slots && virqfdPollHup(mask ? slots.mask : slots.unmask)) return kerr('EBUSY');
     }
     for (let i = 0; i < count; i++) {
       const v = start + i;

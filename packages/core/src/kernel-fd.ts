@@ -16,6 +16,19 @@ export interface KernelFdRef {
   readonly fd: number;
   /** True if virq owns `fd` (a duplicate) and closes it on release. */
   readonly owned: boolean;
+  /** The caller's fd number the reference was taken from (absent for references made elsewhere). */
+  readonly origin?: number;
+}
+
+/**
+ * virq's own duplicates of kernel eventfds in this thread: they hold files open the way the kernel's
+ * eventfd_ctx references do not, so file-release.ts must not count them as the caller's.
+ */
+const ownedFds = new Set<number>();
+
+/** @internal virq's own duplicates in this thread (see file-release.ts). */
+export function ownedKernelFds(): ReadonlySet<number> {
+  return ownedFds;
 }
 
 const EVENTFD_LINK = 'anon_inode:[eventfd]';
@@ -26,7 +39,9 @@ export function kernelFdGet(fd: number): KernelFdRef | KernelErr {
   const native = loadNativeSync();
   if (native) {
     try {
-      return { fd: native.eventfdDup(fd), owned: true };
+      const dup = native.eventfdDup(fd);
+      ownedFds.add(dup);
+      return { fd: dup, owned: true, origin: fd };
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'EBADF' || code === 'EINVAL') return kerr(code, `fd ${fd}`);
@@ -45,12 +60,13 @@ export function kernelFdGet(fd: number): KernelFdRef | KernelErr {
     return kerr('EBADF', `fd ${fd}`);
   }
   if (link !== EVENTFD_LINK) return kerr('EINVAL', `fd ${fd} is ${link}, not an eventfd`);
-  return { fd, owned: false };
+  return { fd, owned: false, origin: fd };
 }
 
 /** eventfd_ctx_put(): closes virq's duplicate. */
 export function kernelFdPut(ref: KernelFdRef): void {
   if (!ref.owned) return;
+  ownedFds.delete(ref.fd);
   const native = loadNativeSync();
   if (native) native.closeFd(ref.fd);
   else fs.closeSync(ref.fd);
@@ -100,4 +116,23 @@ export function setKernelPoll(fn: (fd: number) => boolean): void {
 /** poll(fd, POLLIN, 0) on a kernel eventfd: true if a read would not block. */
 export function kernelFdReadable(fd: number): boolean {
   return pollHook(fd);
+}
+
+const EVENTFD_ID = /^eventfd-id:\s*(\d+)\s*$/m;
+
+/**
+ * Which eventfd an fd number names, from `/proc/self/fdinfo/<fd>`'s `eventfd-id` line (the ctx's id:
+ * unique among live eventfds). `null`: the fd is not open, or is no eventfd; `undefined`: an eventfd
+ * whose kernel does not print its id (identity unknown).
+ */
+export function eventfdId(fd: number): string | null | undefined {
+  let info: string;
+  try {
+    info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1');
+  } catch {
+    return null;
+  }
+  const m = EVENTFD_ID.exec(info);
+  if (m) return m[1];
+  return info.includes('eventfd-count:') ? undefined : null;
 }

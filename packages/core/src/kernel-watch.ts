@@ -100,6 +100,16 @@ export function kernelWatchAdd(ctx: EventfdCtx, cb: (events: number) => void): (
   };
 }
 
+/**
+ * @internal True if this thread's virqfd watch holds `fd` (native Epoll registers an eventfd through a
+ * duplicate of its own: one more open fd for the same file, which file-release.ts must discount).
+ */
+export function kernelWatchHolds(fd: number): boolean {
+  if (!watcher) return false;
+  for (const e of watcher.entries.values()) if (e.fd === fd) return true;
+  return false;
+}
+
 let probe: EpollLike | null = null;
 
 /** poll(fd, POLLIN, 0): true if a read of this kernel eventfd would not block. */

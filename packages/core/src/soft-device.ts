@@ -34,6 +34,7 @@ import {
   VFIO_PCI_REQ_IRQ_INDEX,
 } from './uapi.js';
 import { type RaiseOutcome, ST_ENABLED, VectorTable } from './vector-table.js';
+import { virqfdPollHup } from './virqfd.js';
 
 /** INTx configuration. */
 export interface SoftIntxOptions {
@@ -269,7 +270,8 @@ export class SoftDevice implements IrqDevice {
 
   /** True if a virqfd is installed for INTx unmask (or mask). */
   intxVirqfd(which: 'unmask' | 'mask'): boolean {
-    return !!this.vdev.ctx.get(0)?.[which].current;
+    const ctx = this.vdev.ctx.get(0);
+    return !!ctx && virqfdPollHup(ctx[which]) !== null;
   }
 
   /**

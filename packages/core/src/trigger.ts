@@ -6,6 +6,7 @@
  */
 import { type KernelErr, kerr } from './errors.js';
 import { EV_HUP, EventFdPool, F_CLOSED, type WaitQueueFn } from './eventfd-pool.js';
+import { kernelFileReleased } from './file-release.js';
 import {
   type KernelFdRef,
   kernelFdGet,
@@ -39,7 +40,10 @@ export interface EventfdCtx {
   take(): bigint;
   /** True if the count is non-zero (poll's EPOLLIN). */
   readable(): boolean;
-  /** True once the file was closed (EPOLLHUP). */
+  /**
+   * True once the file was released (EPOLLHUP): a SharedEventFd closed; a kernel eventfd with no fd
+   * left in this process but virq's own (checked lazily, see file-release.ts: not for hot paths).
+   */
   hungUp(): boolean;
   /** Same-thread wait-queue callback (runs inside write/signal/close of this thread). */
   listen(fn: WaitQueueFn): () => void;
@@ -89,6 +93,7 @@ class KernelCtx implements EventfdCtx {
   readonly desc: TriggerDesc;
   readonly pool = null;
   private released = false;
+  private hup = false;
   constructor(private readonly ref: KernelFdRef) {
     this.desc = { kind: 'kernel', fd: ref.fd };
   }
@@ -107,8 +112,10 @@ class KernelCtx implements EventfdCtx {
     return kernelFdReadable(this.ref.fd);
   }
   hungUp(): boolean {
-    // A kernel eventfd's POLLHUP reaches only in-kernel waiters; see README (kernel fd virqfds).
-    return false;
+    // A kernel eventfd's POLLHUP reaches only in-kernel waiters, and virq's duplicate keeps the file
+    // open: the release is inferred from the fds left in this process. Once released, always released.
+    if (!this.hup && !this.released) this.hup = kernelFileReleased(this.ref);
+    return this.hup;
   }
   listen(_fn: WaitQueueFn): () => void {
     return () => {};

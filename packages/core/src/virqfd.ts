@@ -15,7 +15,8 @@
  *   handler or thread of that virqfd runs any more.
  * - EPOLLHUP on close → SharedEventFd.close() wakes the wait queue with HUP; the virqfd clears its slot
  *   (if the slot still points at it: same test as the kernel's `*(virqfd->pvirqfd) == virqfd`) and
- *   shuts down.
+ *   shuts down. A kernel eventfd's release cannot wake anything in user space: it is inferred lazily
+ *   (file-release.ts) by `virqfdPollHup()`, which every SET_IRQS path that looks at a slot runs first.
  */
 import { type KernelErr, kerr } from './errors.js';
 import { EV_HUP, EV_IN } from './eventfd-pool.js';
@@ -120,6 +121,18 @@ export class Virqfd {
     }
   }
 
+  /**
+   * @internal The kernel's POLLHUP teardown, caught up with late: if the eventfd was released since
+   * (see EventfdCtx.hungUp), handle a count still unread — the kernel's wait queue saw every write
+   * before the release, as it happened — then hang up as virqfd_wakeup(EPOLLHUP) does. True if it did.
+   */
+  pollHup(): boolean {
+    if (this.dead || !this.ctx.hungUp()) return false;
+    if (this.ctx.readable()) this.wakeup(EV_IN);
+    this.wakeup(EV_HUP);
+    return true;
+  }
+
   /** schedule_work(&inject): a no-op while already queued */
   private schedule(): void {
     if (this.injectQueued) return;
@@ -163,6 +176,7 @@ export function virqfdEnable(
   slot: VirqfdSlot,
   fd: EventfdLike,
 ): 0 | KernelErr {
+  virqfdPollHup(slot);
   const ctx = eventfdCtxFdget(fd);
   if ('code' in ctx) return ctx;
   if (slot.current) {
@@ -186,9 +200,20 @@ export function virqfdEnable(
  * handler or thread runs any more (a queued thread ran to completion first).
  */
 export function virqfdDisable(slot: VirqfdSlot): void {
+  virqfdPollHup(slot);
   const v = slot.current;
   slot.current = null;
   v?.shutdown();
+}
+
+/**
+ * The slot's virqfd once the kernel's asynchronous POLLHUP teardown has been caught up with: null if its
+ * eventfd was released (closed by its owner) since it was installed — the kernel's virqfd_wakeup() has
+ * cleared the slot by then. Run it wherever the slot's state becomes observable.
+ */
+export function virqfdPollHup(slot: VirqfdSlot): Virqfd | null {
+  slot.current?.pollHup();
+  return slot.current;
 }
 
 /** vfio_virqfd_flush_thread(): runs the slot's queued deferred work now, if any. */

@@ -127,6 +127,20 @@ export class Harness {
   }
 
   /**
+   * A second reference to the same eventfd file, as its owner may hold one: another fd on it (native:
+   * `EventFd.fromFd`, a dup) or another handle on it (shared: one file whatever the handle, so closing
+   * any of them is the file's close). Closed after the scenario if still open.
+   */
+  share(e: Efd): Efd {
+    const other =
+      this.kit.name === 'native'
+        ? EventFd.fromFd((e as EventFd).fd)
+        : SharedEventFd.from((e as SharedEventFd).handle);
+    this.efds.push(other);
+    return other;
+  }
+
+  /**
    * Closes everything the scenario opened and returns a description of any leak (null if none): every
    * pool slot back, every kernel fd (including virq's private duplicates) closed.
    */

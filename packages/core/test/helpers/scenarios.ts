@@ -7,6 +7,7 @@
 import { closeSync, openSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
 import {
+  closeKernelProbe,
   VFIO_PCI_ERR_IRQ_INDEX as ERR,
   VFIO_PCI_INTX_IRQ_INDEX as INTX,
   type IrqSet,
@@ -952,22 +953,32 @@ export const SCENARIOS: Scenario[] = [
     id: 'S055',
     kernel: 'virqfd_wakeup',
     title:
-      'closing the unmask eventfd: POLLHUP tears the virqfd down (shared), or it lives on until disabled (kernel fd: virq holds a dup)',
+      'closing the unmask eventfd is its release: POLLHUP frees the slot, so the next UNMASK eventfd is 0 (d01 in test/vm)',
     async run(t, h) {
       const d = h.device();
-      const u = h.efd();
+      const [u1, u2] = [h.efd(), h.efd()];
       bind(d, INTX, 0, [h.efd()]);
-      set(d, EFD | UNMASK, INTX, 0, 1, [u]);
-      h.close(u);
-      if (h.kit.name === 'shared') {
-        t.false(d.intxVirqfd('unmask'), 'POLLHUP cleared the slot');
-        t.is(set(d, EFD | UNMASK, INTX, 0, 1, [h.efd()]), 0, 'the slot is free again');
-      } else {
-        await settle();
-        t.true(d.intxVirqfd('unmask'));
-        set(d, EFD | UNMASK, INTX, 0, 1, [-1]);
-        t.false(d.intxVirqfd('unmask'));
-      }
+      set(d, EFD | UNMASK, INTX, 0, 1, [u1]);
+      t.is(
+        errno(() => set(d, EFD | UNMASK, INTX, 0, 1, [u2])),
+        'EBUSY',
+      );
+      set(d, EFD | UNMASK, INTX, 0, 1, [-1]);
+      closeKernelProbe();
+      const before = openFds();
+      set(d, EFD | UNMASK, INTX, 0, 1, [u2]);
+      h.close(u2);
+      await settle();
+      t.false(d.intxVirqfd('unmask'), 'the slot was cleared by the release');
+      closeKernelProbe();
+      const gone = [...before].filter((fd) => !openFds().has(fd));
+      t.true(
+        [...openFds()].every((fd) => before.has(fd)),
+        'virq closed its own reference (and its watch) with the virqfd',
+      );
+      t.is(gone.length, h.kit.name === 'native' ? 1 : 0, "only the caller's fd is gone");
+      t.is(set(d, EFD | UNMASK, INTX, 0, 1, [u1]), 0, 'the slot is free again');
+      t.true(d.intxVirqfd('unmask'));
     },
   },
   {
@@ -1554,6 +1565,118 @@ export const SCENARIOS: Scenario[] = [
       bind(d, INTX, 0, [a]);
       t.is(h.read(a), 1n);
       t.true(d.intxHw.masked);
+    },
+  },
+  // ---------------------------------------------------------------- eventfd release (POLLHUP)
+  {
+    id: 'S093',
+    kernel: 'virqfd_wakeup',
+    title:
+      'a write to the unmask eventfd just before its close is still handled: the unmask runs, then POLLHUP',
+    async run(t, h) {
+      const d = h.device();
+      const u = h.efd();
+      bind(d, INTX, 0, [h.efd()]);
+      set(d, EFD | UNMASK, INTX, 0, 1, [u]);
+      d.assertIntx();
+      d.deassertIntx();
+      t.true(d.intxHw.masked, 'automasked');
+      h.write(u);
+      h.close(u); // no turn of the event loop in between: the kernel saw the write first all the same
+      t.false(d.intxVirqfd('unmask'));
+      t.false(d.intxHw.masked, 'the write unmasked before the release');
+      await settle();
+      t.false(d.intxHw.masked);
+    },
+  },
+  {
+    id: 'S094',
+    kernel: 'eventfd_release',
+    title:
+      "the release is the file's last close: another fd on it keeps the virqfd (native); any handle's close is the file's (shared)",
+    async run(t, h) {
+      const d = h.device();
+      const u = h.efd();
+      const other = h.share(u);
+      bind(d, INTX, 0, [h.efd()]);
+      set(d, EFD | UNMASK, INTX, 0, 1, [u]);
+      h.close(u);
+      if (h.kit.name === 'native') {
+        t.true(d.intxVirqfd('unmask'), 'the caller still holds the file through its second fd');
+        t.is(
+          errno(() => set(d, EFD | UNMASK, INTX, 0, 1, [h.efd()])),
+          'EBUSY',
+        );
+        d.assertIntx();
+        d.deassertIntx();
+        h.write(other);
+        await until(() => !d.intxHw.masked, 'the virqfd still unmasks through the other fd');
+        h.close(other);
+      }
+      t.false(d.intxVirqfd('unmask'), 'released with the last fd');
+      t.is(set(d, EFD | UNMASK, INTX, 0, 1, [h.efd()]), 0);
+    },
+  },
+  {
+    id: 'S095',
+    kernel: 'eventfd_release',
+    title:
+      'a new eventfd that reuses the closed fd number is another file: the old virqfd is gone, the new one works',
+    async run(t, h) {
+      const d = h.device();
+      const u = h.efd();
+      bind(d, INTX, 0, [h.efd()]);
+      set(d, EFD | UNMASK, INTX, 0, 1, [u]);
+      const number = h.kit.name === 'native' ? (u as { fd: number }).fd : -1;
+      h.close(u);
+      // fill every lower hole so the next eventfd gets exactly the closed number (lowest free fd)
+      let n = h.efd();
+      for (let i = 0; h.kit.name === 'native' && (n as { fd: number }).fd < number && i < 4096; i++)
+        n = h.efd();
+      if (h.kit.name === 'native') t.is((n as { fd: number }).fd, number, 'the number was reused');
+      t.false(d.intxVirqfd('unmask'));
+      t.is(set(d, EFD | UNMASK, INTX, 0, 1, [n]), 0);
+      d.assertIntx();
+      d.deassertIntx();
+      h.write(n);
+      await until(() => !d.intxHw.masked, 'the new virqfd unmasks');
+    },
+  },
+  {
+    id: 'S096',
+    kernel: 'vfio_virqfd_enable',
+    title: 'EXTENSION per-vector MSI-X unmask virqfds are released the same way: closed fd, free slot',
+    run(t, h) {
+      const d = msiDev(h, { msix: { vectors: 8, maskable: true } });
+      const [u1, u2] = [h.efd(), h.efd()];
+      bind(d, MSIX, 0, [h.efd(), h.efd()]);
+      t.is(set(d, EFD | UNMASK, MSIX, 0, 2, [u1, u1]), 0);
+      t.is(
+        errno(() => set(d, EFD | UNMASK, MSIX, 1, 1, [u2])),
+        'EBUSY',
+      );
+      h.close(u1);
+      t.is(set(d, EFD | UNMASK, MSIX, 0, 2, [u2, u2]), 0, 'both slots were freed by the release');
+    },
+  },
+  {
+    id: 'S097',
+    kernel: 'eventfd_ctx_fdget',
+    title:
+      'triggers hold a ctx reference, not the file: closing the caller fd leaves INTx, ERR and REQ triggers bound',
+    run(t, h) {
+      const d = h.device({ pcie: true });
+      const [a, e, r] = [h.efd(), h.efd(), h.efd()];
+      bind(d, INTX, 0, [a]);
+      bind(d, ERR, 0, [e]);
+      bind(d, REQ, 0, [r]);
+      for (const x of [a, e, r]) h.close(x);
+      t.true(d.vectorTable.state(INTX, 0).triggered);
+      t.is(d.assertIntx(), 'signalled', 'signalled into a ctx nobody can read any more');
+      for (const i of [ERR, REQ]) {
+        t.is(set(d, NONE | TRIG, i, 0, 1), 0, 'loopback finds the trigger still bound');
+        t.true(d.vectorTable.state(i, 0).triggered);
+      }
     },
   },
 ];
