@@ -1,0 +1,98 @@
+/**
+ * Latency recording that works from any thread: a log-linear bucket array in a SharedArrayBuffer
+ * (3 significant digits, like HdrHistogram), one region per recording thread so two threads never
+ * write the same cache line. The main thread folds the buckets into an hdr-histogram-js histogram.
+ *
+ * Times are in units of 0.1 µs since a shared epoch (`clock()` below), so every thread's stamps are
+ * comparable: performance.now() is per-thread, performance.timeOrigin + now() is not.
+ */
+import * as hdr from 'hdr-histogram-js';
+
+/** Values below this are their own bucket (exact). */
+const LINEAR = 2048;
+/** Sub-buckets per power of two above LINEAR. */
+const SUB = 1024;
+/** Buckets per region: enough for 2^31 units (~214 s). */
+export const BUCKETS = LINEAR + 21 * SUB;
+
+/** Bucket index of a value in 0.1 µs units. */
+export function bucketOf(v: number): number {
+  if (v < LINEAR) return v < 0 ? 0 : v | 0;
+  const x = v >= 2 ** 31 ? 2 ** 31 - 1 : v | 0;
+  const e = 31 - Math.clz32(x) - 10;
+  return e * SUB + (x >> e);
+}
+
+/** Representative value of a bucket (its lower bound). */
+export function bucketValue(b: number): number {
+  if (b < LINEAR) return b;
+  const e = Math.floor(b / SUB) - 1;
+  return (b - e * SUB) * 2 ** e;
+}
+
+/** Shared latency buckets for `regions` recording threads. */
+export class LatencyBuckets {
+  readonly counts: Int32Array;
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly regions: number,
+  ) {
+    this.counts = new Int32Array(buffer);
+  }
+
+  static create(regions: number): LatencyBuckets {
+    return new LatencyBuckets(new SharedArrayBuffer(regions * BUCKETS * 4), regions);
+  }
+
+  /** Records one value (0.1 µs units) into `region`; single writer per region. */
+  record(region: number, v: number): void {
+    this.counts[region * BUCKETS + bucketOf(v)]++;
+  }
+
+  clear(): void {
+    this.counts.fill(0);
+  }
+
+  /** Folds every region into an hdr histogram of microseconds. */
+  toHistogram(): hdr.Histogram {
+    const h = hdr.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3 });
+    for (let r = 0; r < this.regions; r++) {
+      for (let b = 0; b < BUCKETS; b++) {
+        const c = Atomics.load(this.counts, r * BUCKETS + b);
+        // hdr wants integers: keep 0.1 µs resolution by recording units, divide at read time.
+        if (c > 0) h.recordValueWithCount(Math.max(1, bucketValue(b)), c);
+      }
+    }
+    return h;
+  }
+}
+
+/** Latency percentiles in microseconds. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** Reads p50/p99/p999/max (µs) from a histogram of 0.1 µs units. */
+export function summarize(h: hdr.Histogram): LatencySummary {
+  const us = (units: number) => Math.round(units) / 10;
+  return {
+    count: h.totalCount,
+    p50: us(h.getValueAtPercentile(50)),
+    p99: us(h.getValueAtPercentile(99)),
+    p999: us(h.getValueAtPercentile(99.9)),
+    max: us(h.maxValue),
+  };
+}
+
+/**
+ * A clock in 0.1 µs units since `epoch` (a performance.timeOrigin-based ms value shared by all
+ * threads of a run).
+ */
+export function makeClock(epochMs: number): () => number {
+  const base = performance.timeOrigin - epochMs;
+  return () => (base + performance.now()) * 1e4;
+}

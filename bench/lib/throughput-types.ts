@@ -1,0 +1,28 @@
+/** Result types of the throughput harness (bench/lib/throughput.ts). */
+import type { LatencySummary } from './throughput-latency.js';
+
+/** One measured phase (a baseline or a dispatcher run). */
+export interface PhaseResult {
+  /** What ran. */
+  name: string;
+  /** Threads used, in words ("2 service workers + main raising"). */
+  threads: string;
+  /** Measured wall time. */
+  seconds: number;
+  /** Handler (top-half) calls in the window. */
+  handled: number;
+  /** Raises made in the window. */
+  raises: number;
+  /** Raises coalesced into another delivery in the window. */
+  coalesced: number;
+  handledPerSec: number;
+  /** Raises absorbed per second: raised and accounted for (delivered or coalesced). */
+  raisesPerSec: number;
+  coalescedPct: number;
+  /** Raise → handler latency, µs. */
+  latencyUs: LatencySummary;
+  /** Process CPU time (all threads, user + system) per handled event, ns. */
+  cpuNsPerHandled: number;
+  /** Phase-specific extras (mode switches, wakeups per handled...). */
+  extra?: Record<string, number | string>;
+}
