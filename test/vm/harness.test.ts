@@ -8,8 +8,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { compareResults, formatDivergence } from './src/compare.js';
 import { directedSequences, generateSequences, prng } from './src/generator.js';
-import { KNOWN_DIFFERENCES } from './src/known-differences.js';
-import { type OpResult, parseSeqFile, toSeqFile } from './src/seqfile.js';
+import { KNOWN_DIFFERENCES, knownDifference } from './src/known-differences.js';
+import { type DataTok, type Op, type OpResult, parseSeqFile, toSeqFile } from './src/seqfile.js';
 import { ACTION, DATA, INDEX, IRQ_INFO, IRQ_SET_HEADER } from './src/uapi.js';
 
 test('the generator is a pure function of its seed', (t) => {
@@ -128,4 +128,38 @@ test('the comparison reports the first divergence in full and forgives only list
     t.true(k.reason.length > 40, `${k.id} says why`);
     t.true(k.kernels.length > 0);
   }
+});
+
+test('each known difference forgives its own case on 6.1 only, and not its neighbours', (t) => {
+  const EINVAL = -22;
+  const EBADF = -9;
+  const EBUSY = -16;
+  const set = (
+    index: number,
+    start: number,
+    count: number,
+    data: DataTok[],
+    flags = DATA.EVENTFD | ACTION.TRIGGER,
+  ) => ({ op: 'set', flags, index, start, count, data }) as const;
+  const res = (ret: number): OpResult => ({ seq: 'x', i: 0, op: 'set', ret, ev: {} });
+  const which = (op: Op, k: number, s: number, release = '6.1.0-50-amd64') =>
+    knownDifference({ device: 'e1000e', op, kernel: res(k), soft: res(s), kernelRelease: release })?.id;
+
+  // 6.1 answers 0 to ERR/REQ DATA_EVENTFD fd < -1; mainline -EINVAL
+  t.is(which(set(INDEX.ERR, 0, 1, [{ i: -2 }]), 0, EINVAL), 'err-req-eventfd-below-minus-one');
+  t.is(which(set(INDEX.REQ, 0, 1, [{ i: -2147483648 }]), 0, EINVAL), 'err-req-eventfd-below-minus-one');
+  t.is(which(set(INDEX.ERR, 0, 1, [{ i: -2 }]), 0, EINVAL, '6.12.0-1-amd64'), undefined, 'not past 6.1');
+  t.is(which(set(INDEX.ERR, 0, 1, [{ i: -1 }]), 0, EINVAL), undefined, 'fd -1 tears down on both');
+  t.is(which(set(INDEX.ERR, 0, 1, [{ s: 0 }]), 0, EINVAL), undefined, 'a slot is an fd >= 0');
+  t.is(which(set(INDEX.ERR, 0, 1, [{ i: -2 }]), EINVAL, 0), undefined, 'the other way round');
+  t.is(which(set(INDEX.INTX, 0, 1, [{ i: -2 }]), 0, EINVAL), undefined, 'only ERR and REQ');
+  t.is(which(set(INDEX.ERR, 0, 1, [{ i: -2 }], DATA.NONE | ACTION.TRIGGER), 0, EINVAL), undefined);
+
+  // 6.1's upfront num_ctx check in vfio_msi_set_block: mainline answers 0 or -EBADF there
+  const block = set(INDEX.MSIX, 1, 4, [{ s: 0 }, { i: -1 }, { s: 2 }, { s: 3 }]);
+  t.is(which(block, EINVAL, EBADF), 'msi-set-block-past-num_ctx');
+  t.is(which(block, EINVAL, 0), 'msi-set-block-past-num_ctx');
+  t.is(which(block, EINVAL, EBUSY), undefined, 'no other errno');
+  t.is(which(block, EBADF, EINVAL), undefined, 'the other way round');
+  t.is(which(set(INDEX.ERR, 0, 1, [{ s: 2 }]), EINVAL, EBADF), undefined, 'only MSI and MSI-X');
 });

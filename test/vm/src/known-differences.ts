@@ -61,15 +61,42 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     kernels: DEBIAN_6_1,
     reason:
       '6.1 vfio_msi_set_block() returns -EINVAL before touching any vector when start + count > num_ctx. ' +
-      'Mainline (6.5+) walks the vectors: fd < 0 on a vector that was never allocated is a no-op, so a ' +
-      'call whose out-of-range part only removes triggers succeeds (and re-binds the in-range part).',
+      'Mainline (6.5+) walks the vectors in order: fd < 0 on a vector that was never allocated is a ' +
+      'no-op, so a call whose out-of-range part only removes triggers succeeds (and re-binds the in-range ' +
+      'part); a closed fd on an allocated vector before the out-of-range part is -EBADF (rb078: vectors ' +
+      '1..4 of 4 enabled, a closed fd at vector 3), and the unwind then clears [start, that vector]. Any ' +
+      'other 6.1 -EINVAL here (a non-eventfd fd, a vector past the allocation with fd >= 0) is -EINVAL in ' +
+      'mainline too, so only the upfront range check answers -EINVAL where mainline says 0 or -EBADF.',
     splitsState: true,
     matches: ({ op, kernel, soft }) =>
       isSet(op) &&
       MSI_INDEXES.includes(op.index as 1 | 2) &&
       op.flags === (DATA.EVENTFD | ACTION.TRIGGER) &&
       kernel.ret === -ERRNO.EINVAL &&
-      soft.ret === 0,
+      (soft.ret === 0 || soft.ret === -ERRNO.EBADF),
+  },
+  {
+    id: 'err-req-eventfd-below-minus-one',
+    kernels: DEBIAN_6_1,
+    reason:
+      'ERR/REQ DATA_EVENTFD with an fd below -1: 6.1 vfio_pci_set_ctx_trigger_single() handles fd == -1 ' +
+      'and fd >= 0 and then returns 0 for anything else (a silent no-op). Mainline returns -EINVAL since ' +
+      '"vfio/pci: Use RCU for error/request triggers to avoid circular locking" (Alex Williamson, applied ' +
+      'for v6.19; in the 6.12.y and 6.17.13 stable releases, not in Debian 6.1.0-50 = 6.1.176), which ' +
+      "dropped the EVENTFD branch's trailing return 0 so such an fd falls through to the final -EINVAL. " +
+      'Neither answer changes any state.',
+    splitsState: false,
+    matches: ({ op, kernel, soft }) =>
+      isSet(op) &&
+      (op.index === INDEX.ERR || op.index === INDEX.REQ) &&
+      op.flags === (DATA.EVENTFD | ACTION.TRIGGER) &&
+      op.start === 0 &&
+      op.count === 1 &&
+      op.data.length >= 1 &&
+      'i' in op.data[0] &&
+      op.data[0].i < -1 &&
+      kernel.ret === 0 &&
+      soft.ret === -ERRNO.EINVAL,
   },
 ];
 
