@@ -124,3 +124,42 @@ test.serial('poll mode: NAPI masks a busy vector, polls it within its budget, th
   await d.stop();
   await leaks.check(t);
 });
+
+test.serial(
+  'hybrid closed loop: handlers re-raise from the service workers; busy vectors go to poll mode',
+  async (t) => {
+    const leaks = new Leaks();
+    const V = 64;
+    const K = 3_000;
+    const dev = new SoftDevice({ msix: { vectors: V } });
+    const calls = new SharedArrayBuffer(V * 4);
+    const d = new Dispatcher({
+      device: dev,
+      vectors: V,
+      workers: 2,
+      module: new URL('./fixtures/reraise-handler.js', import.meta.url),
+      mode: 'hybrid',
+      hybrid: { pollAbove: 200, interruptBelow: 50, windowMs: 5 },
+      data: { table: dev.vectorTable.handle, index: VFIO_PCI_MSIX_IRQ_INDEX, calls, k: K },
+    });
+    t.teardown(() => d.stop());
+    await d.start();
+    for (let v = 0; v < V; v++) dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, v);
+    await quiesce(d, V * K);
+    const s = d.stats();
+    t.deepEqual(
+      Array.from(new Int32Array(calls)),
+      new Array(V).fill(K),
+      'each vector handled exactly K times',
+    );
+    t.is(s.totals.delivered, V * K);
+    t.is(s.totals.coalesced, 0, 'one raise outstanding per vector: nothing to coalesce');
+    t.true(
+      s.vectors.some((v) => v.toPoll > 0),
+      'busy vectors switched to poll mode',
+    );
+    t.true(s.workers.every((w) => w.polls > 0));
+    await d.stop();
+    await leaks.check(t);
+  },
+);
