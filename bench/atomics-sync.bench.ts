@@ -36,6 +36,8 @@ interface Row {
   value: number;
   /** Relative margin of error, percent (benchmark.js), or spread of repeated runs. */
   rme: number;
+  /** Latency rows: the 90th percentile round trip (median over rounds), µs. */
+  p90?: number;
   baseline: boolean;
   /** value / baseline value for items/s; baseline time / time for latency: > 1 is always better. */
   speedup?: number;
@@ -190,6 +192,12 @@ async function streamPostMessage(total: number): Promise<number> {
 /** Rounds of (baseline, case) pairs for the cross-thread suites. */
 const ROUNDS = quick ? 1 : 3;
 
+/** One measurement: a rate or a median latency, and for latencies the 90th percentile. */
+interface Measure {
+  value: number;
+  p90?: number;
+}
+
 function median(xs: number[]): number {
   const ys = [...xs].sort((a, b) => a - b);
   const m = ys.length >> 1;
@@ -203,21 +211,26 @@ function median(xs: number[]): number {
 async function paired(
   suite: string,
   unit: Row['unit'],
-  baseline: { name: string; run: () => Promise<number> },
-  cases: { name: string; run: () => Promise<number> }[],
+  baseline: { name: string; run: () => Promise<Measure> },
+  cases: { name: string; run: () => Promise<Measure> }[],
 ): Promise<void> {
   const base: number[] = [];
+  const baseP90: number[] = [];
   const vals = cases.map(() => [] as number[]);
+  const p90s = cases.map(() => [] as number[]);
   const ratios = cases.map(() => [] as number[]);
   for (let r = 0; r < ROUNDS; r++) {
     for (let i = 0; i < cases.length; i++) {
       const b = await baseline.run();
       const v = await cases[i].run();
-      base.push(b);
-      vals[i].push(v);
-      ratios[i].push(unit === 'items/s' ? v / b : b / v);
+      base.push(b.value);
+      if (b.p90 !== undefined) baseP90.push(b.p90);
+      vals[i].push(v.value);
+      if (v.p90 !== undefined) p90s[i].push(v.p90);
+      ratios[i].push(unit === 'items/s' ? v.value / b.value : b.value / v.value);
     }
   }
+  const p90 = (xs: number[]) => (xs.length > 0 ? median(xs) : undefined);
   const spread = (xs: number[]) => ((Math.max(...xs) - Math.min(...xs)) / 2 / median(xs)) * 100;
   rows.push({
     suite,
@@ -225,6 +238,7 @@ async function paired(
     name: baseline.name,
     value: median(base),
     rme: spread(base),
+    p90: p90(baseP90),
     baseline: true,
     speedup: 1,
   });
@@ -235,6 +249,7 @@ async function paired(
       name: c.name,
       value: median(vals[i]),
       rme: spread(ratios[i]),
+      p90: p90(p90s[i]),
       baseline: false,
       speedup: median(ratios[i]),
     });
@@ -248,13 +263,19 @@ async function streaming(): Promise<void> {
     'items/s',
     {
       name: 'postMessage, one item per message (baseline)',
-      run: () => streamPostMessage(quick ? 20_000 : 60_000),
+      run: async () => ({ value: await streamPostMessage(quick ? 20_000 : 60_000) }),
     },
     [
-      { name: 'SpscRing push/pop', run: () => streamRing('spsc', 1, n) },
-      { name: 'SpscRing pushBatch/popBatch 256', run: () => streamRing('spsc', 256, n * 4) },
-      { name: 'MpscRing push/pop', run: () => streamRing('mpsc', 1, n) },
-      { name: 'MpscRing pushBatch/popBatch 256', run: () => streamRing('mpsc', 256, n * 4) },
+      { name: 'SpscRing push/pop', run: async () => ({ value: await streamRing('spsc', 1, n) }) },
+      {
+        name: 'SpscRing pushBatch/popBatch 256',
+        run: async () => ({ value: await streamRing('spsc', 256, n * 4) }),
+      },
+      { name: 'MpscRing push/pop', run: async () => ({ value: await streamRing('mpsc', 1, n) }) },
+      {
+        name: 'MpscRing pushBatch/popBatch 256',
+        run: async () => ({ value: await streamRing('mpsc', 256, n * 4) }),
+      },
     ],
   );
 }
@@ -268,10 +289,10 @@ const samples = new Float64Array(2_000_000);
 
 /**
  * Runs `roundTrip` back to back for WINDOW_MS (after a warm-up), timing each one; returns the median
- * round trip in µs. The median, not the mean: on a shared 2-vCPU machine a thread is now and then
+ * round trip (and the 90th percentile) in µs. The median, not the mean: on a shared 2-vCPU machine a thread is now and then
  * descheduled for milliseconds, and a few such stalls would otherwise dominate a mean of 0.3 µs trips.
  */
-function timeRoundTrips(roundTrip: () => void): number {
+function timeRoundTrips(roundTrip: () => void): Measure {
   for (let i = 0; i < 200; i++) roundTrip();
   const t0 = performance.now();
   let n = 0;
@@ -283,10 +304,10 @@ function timeRoundTrips(roundTrip: () => void): number {
     t = t1;
   } while (t - t0 < WINDOW_MS && n < samples.length);
   const xs = samples.subarray(0, n).sort(); // typed arrays sort numerically
-  return xs[n >> 1] * 1000;
+  return { value: xs[n >> 1] * 1000, p90: xs[Math.floor(n * 0.9)] * 1000 };
 }
 
-async function rawPingPong(spin: boolean): Promise<number> {
+async function rawPingPong(spin: boolean): Promise<Measure> {
   const words = new Int32Array(new SharedArrayBuffer(8));
   const w = await startWorker({ kind: spin ? 'raw-spin' : 'raw-sleep', words: words.buffer });
   let pongs = 0;
@@ -307,7 +328,7 @@ async function rawPingPong(spin: boolean): Promise<number> {
   return us;
 }
 
-async function doorbellPingPong(spin: number): Promise<number> {
+async function doorbellPingPong(spin: number): Promise<Measure> {
   const ping = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(2)), 0, 2);
   const pong = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(2)), 0, 2);
   const w = await startWorker({ kind: 'doorbell', ping: ping.handle, pong: pong.handle, spin });
@@ -351,17 +372,24 @@ function report(): void {
   const nameW = Math.max(...rows.map((r) => r.name.length));
   let suite = '';
   for (const r of rows) {
+    const latency = r.unit === 'us/round trip';
     if (r.suite !== suite) {
       suite = r.suite;
-      console.log(`\n${suite}  [${r.unit}; x = times better than baseline]`);
+      const what = latency ? 'p50 µs/round trip' : 'items/s';
+      console.log(`\n${suite}  [${what}; vs base = times better than the baseline]`);
       console.log(
-        `  ${'case'.padEnd(nameW)}  ${r.unit.padStart(13)}  ${'±%'.padStart(6)}  ${'vs base'.padStart(8)}`,
+        `  ${'case'.padEnd(nameW)}  ${what.padStart(17)}  ${latency ? 'p90'.padStart(8) : ''}  ${'±%'.padStart(6)}  ${'vs base'.padStart(8)}`,
       );
     }
+    const p90 =
+      latency && r.p90 !== undefined ? fmt(r.p90, r.unit).padStart(8) : ''.padStart(latency ? 8 : 0);
     console.log(
-      `  ${r.name.padEnd(nameW)}  ${fmt(r.value, r.unit).padStart(13)}  ${r.rme.toFixed(1).padStart(6)}  ${`${r.speedup!.toFixed(2)}x`.padStart(8)}`,
+      `  ${r.name.padEnd(nameW)}  ${fmt(r.value, r.unit).padStart(17)}  ${p90}  ${r.rme.toFixed(1).padStart(6)}  ${`${r.speedup!.toFixed(2)}x`.padStart(8)}`,
     );
   }
+  console.log(
+    '\n±%: benchmark.js margin of error (one thread); half the spread of the per-round ratios (cross-thread)',
+  );
 }
 
 const started = performance.now();
