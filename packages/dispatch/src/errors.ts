@@ -17,8 +17,6 @@ export type DispatchErrorCode =
   | 'EWORKER'
   /** The handler module could not be loaded or does not export `handler`. */
   | 'EMODULE'
-  /** The device's triggers are of a kind this dispatcher cannot wait on. */
-  | 'ENOTSUP'
   /** A bounded wait for a worker (start, rebalance, stop) did not complete in time. */
   | 'ETIMEDOUT';
 
