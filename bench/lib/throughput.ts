@@ -57,8 +57,8 @@ export interface ThroughputResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One dispatcher phase: closed loop (handlers re-raise) or open loop (a raiser thread storms). */
-async function runDispatcherPhase(opts: {
+/** One dispatcher phase: closed loop (handlers re-raise) or open loop (a raiser thread storms). Exported for focused runs. */
+export async function runDispatcherPhase(opts: {
   loop: 'closed' | 'open';
   vectors: number;
   threads: number;
