@@ -328,7 +328,8 @@ async function rawPingPong(spin: boolean): Promise<Measure> {
   return us;
 }
 
-async function doorbellPingPong(spin: number): Promise<Measure> {
+/** Doorbell ping-pong, both sides with `spin` polls before sleeping (undefined: the adaptive default). */
+async function doorbellPingPong(spin: number | undefined): Promise<Measure> {
   const ping = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(2)), 0, 2);
   const pong = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(2)), 0, 2);
   const w = await startWorker({ kind: 'doorbell', ping: ping.handle, pong: pong.handle, spin });
@@ -348,16 +349,18 @@ async function latency(): Promise<void> {
     { name: 'raw spin ping-pong (reference)', run: () => rawPingPong(true) },
     { name: 'Doorbell, busy (spin 100000)', run: () => doorbellPingPong(100_000) },
     { name: 'Doorbell, sleeping (spin 0: Atomics.wait)', run: () => doorbellPingPong(0) },
+    { name: 'Doorbell, adaptive spin (default)', run: () => doorbellPingPong(undefined) },
   ]);
-  await paired(
-    'doorbell spin-before-sleep sweep',
-    'us/round trip',
-    baseline,
-    [10, 100, 1000, DOORBELL_DEFAULT_SPIN, 20_000].map((spin) => ({
-      name: `Doorbell, spin ${spin}${spin === DOORBELL_DEFAULT_SPIN ? ' (default)' : ''}`,
+  await paired('doorbell spin-before-sleep sweep', 'us/round trip', baseline, [
+    ...[10, 100, 1000, DOORBELL_DEFAULT_SPIN, 20_000].map((spin) => ({
+      name: `Doorbell, fixed spin ${spin}`,
       run: () => doorbellPingPong(spin),
     })),
-  );
+    {
+      name: `Doorbell, adaptive spin <= ${DOORBELL_DEFAULT_SPIN} (default)`,
+      run: () => doorbellPingPong(undefined),
+    },
+  ]);
 }
 
 // ── report ───────────────────────────────────────────────────────────────────────────────────────

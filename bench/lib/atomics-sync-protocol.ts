@@ -13,7 +13,7 @@ export const STOP_ID = 1;
 /** What the worker should do; `ctl` is the control-word buffer. */
 export type Scenario =
   | { kind: 'raw-sleep' | 'raw-spin'; words: SharedArrayBuffer; ctl: SharedArrayBuffer }
-  | { kind: 'doorbell'; ping: DoorbellHandle; pong: DoorbellHandle; spin: number; ctl: SharedArrayBuffer }
+  | { kind: 'doorbell'; ping: DoorbellHandle; pong: DoorbellHandle; spin?: number; ctl: SharedArrayBuffer }
   | { kind: 'spsc' | 'mpsc'; ring: RingHandle; total: number; batch: number; ctl: SharedArrayBuffer }
   | { kind: 'postmessage'; total: number; ctl: SharedArrayBuffer };
 

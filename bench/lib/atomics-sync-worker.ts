@@ -26,7 +26,7 @@ function rawEcho(words: Int32Array, ctl: Int32Array, spin: boolean): void {
   }
 }
 
-function doorbellEcho(ping: Doorbell, pong: Doorbell, spin: number): void {
+function doorbellEcho(ping: Doorbell, pong: Doorbell, spin: number | undefined): void {
   const out = new Int32Array(2);
   for (;;) {
     ping.wait(Number.POSITIVE_INFINITY, spin);

@@ -1,6 +1,7 @@
 import { AtomicBitset } from './bitset.js';
 import { syncError } from './errors.js';
 import type { PrimitiveSpec } from './spec.js';
+import { AdaptiveSpin } from './spin.js';
 import {
   assertHandle,
   assertInt,
@@ -23,10 +24,9 @@ export interface DoorbellHandle {
 export const DOORBELL_MAX_CAPACITY = 2 ** 24;
 
 /**
- * Spin iterations `wait()` polls before sleeping, unless told otherwise: one atomic load each, ~15 ns
- * in Node 20, so ~30 µs, about what one cross-core wake-up costs on the 2-vCPU machines. Spinning for
- * about the price of the sleep it may save bounds the waste at 2x; shorter spins also let a ping-pong
- * fall into the sleeping regime and stay there (each side gives up before the other's reply arrives).
+ * Largest spin budget of `wait()` when no `spinIterations` is given: polls of one atomic load each,
+ * ~15 ns in Node 20, so ~30 µs, about one cross-core wake-up. The budget adapts between 16 and this
+ * (see AdaptiveSpin): spinning pays only when the producer runs on another core.
  */
 export const DOORBELL_DEFAULT_SPIN = 2000;
 
@@ -72,6 +72,8 @@ export class Doorbell {
   private readonly ctl: Int32Array;
   private readonly ready: AtomicBitset;
   private readonly words: Int32Array;
+  /** The consumer's adaptive spin budget (consumer-local, not shared). */
+  private readonly spinner = new AdaptiveSpin(DOORBELL_DEFAULT_SPIN);
   readonly #buffer: SharedArrayBuffer;
   readonly #offset: number;
   readonly #capacity: number;
@@ -208,17 +210,26 @@ export class Doorbell {
 
   /**
    * Consumer, sync (workers): returns as soon as something is ready. Polls up to `spinIterations`
-   * times (default {@link DOORBELL_DEFAULT_SPIN}; one atomic load each) before sleeping in
-   * `Atomics.wait`, for at most `timeoutMs` (default forever).
+   * times (one atomic load each) before sleeping in `Atomics.wait`, for at most `timeoutMs` (default
+   * forever). Without `spinIterations` the budget adapts, up to {@link DOORBELL_DEFAULT_SPIN}: it
+   * shrinks while spins run out (e.g. when the producer shares this CPU) and grows while they pay.
    * @returns true if something is ready; false if the timeout ran out or {@link Doorbell.wake} was
    * called with nothing ready.
    */
   wait(timeoutMs?: number, spinIterations?: number): boolean {
     const timeout = checkTimeout(timeoutMs, 'Doorbell.wait');
-    const spin = checkSpin(spinIterations, DOORBELL_DEFAULT_SPIN, 'Doorbell.wait');
+    const fixed = checkSpin(spinIterations, -1, 'Doorbell.wait');
     const ctl = this.ctl;
     if (Atomics.load(ctl, WORD) >= ONE) return true;
-    for (let i = 0; i < spin; i++) if (Atomics.load(ctl, WORD) >= ONE) return true;
+    const adaptive = fixed < 0 ? this.spinner : undefined;
+    const spin = adaptive ? adaptive.next() : fixed;
+    for (let i = 0; i < spin; i++) {
+      if (Atomics.load(ctl, WORD) >= ONE) {
+        adaptive?.caught();
+        return true;
+      }
+    }
+    adaptive?.missed();
     if (this.takeKick()) return false;
     if (timeout === 0) return false;
     const deadline = deadlineOf(timeout);

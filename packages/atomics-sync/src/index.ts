@@ -19,6 +19,7 @@ export { MUTEX_DEFAULT_SPIN, Mutex, type MutexHandle } from './mutex.js';
 export { RING_DEFAULT_SPIN, RING_MAX_CAPACITY, RingBase, type RingHandle } from './ring-base.js';
 export { SEMAPHORE_DEFAULT_SPIN, Semaphore, type SemaphoreHandle } from './semaphore.js';
 export { CACHE_LINE, type PrimitiveSpec } from './spec.js';
+export { AdaptiveSpin } from './spin.js';
 export { SpscRing, type SpscRingHandle } from './spsc-ring.js';
 export {
   assertFits,

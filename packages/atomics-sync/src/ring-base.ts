@@ -1,5 +1,6 @@
 import { syncError } from './errors.js';
 import { CACHE_LINE } from './spec.js';
+import { AdaptiveSpin } from './spin.js';
 import { assertInt32Array, assertPowerOfTwo, assertRegion, checkSpin, checkTimeout } from './validate.js';
 import { deadlineOf, remainingUntil, waitAsyncRef } from './wait.js';
 
@@ -15,8 +16,9 @@ export interface RingHandle {
 export const RING_MAX_CAPACITY = 2 ** 28;
 
 /**
- * Spin iterations the blocking waits of a ring poll before sleeping, unless told otherwise: two atomic
- * loads each (~30 ns in Node 20), so ~30 µs, about one cross-core wake-up (see DOORBELL_DEFAULT_SPIN).
+ * Largest spin budget of a ring's blocking waits when no `spinIterations` is given: polls of two atomic
+ * loads each (~30 ns in Node 20), so ~30 µs, about one cross-core wake-up. The budget adapts between
+ * 16 and this, per side (see AdaptiveSpin).
  */
 export const RING_DEFAULT_SPIN = 1000;
 
@@ -53,6 +55,9 @@ export abstract class RingBase {
   readonly #capacity: number;
   /** Class name, for messages. */
   protected readonly kind: string;
+  /** Adaptive spin budgets of this instance's consumer and producer roles (thread-local state). */
+  private readonly readSpin = new AdaptiveSpin(RING_DEFAULT_SPIN);
+  private readonly writeSpin = new AdaptiveSpin(RING_DEFAULT_SPIN);
 
   protected constructor(
     buffer: SharedArrayBuffer,
@@ -121,16 +126,24 @@ export abstract class RingBase {
   }
 
   /**
-   * Consumer: waits until the ring is not empty, polling up to `spinIterations` (default
-   * {@link RING_DEFAULT_SPIN}) times, then sleeping in `Atomics.wait` for at most `timeoutMs` (default
-   * forever).
+   * Consumer: waits until the ring is not empty, polling up to `spinIterations` times, then sleeping
+   * in `Atomics.wait` for at most `timeoutMs` (default forever). Without `spinIterations` the budget
+   * adapts, up to {@link RING_DEFAULT_SPIN} (see DOORBELL_DEFAULT_SPIN for why).
    * @returns true if an item is ready, false if the timeout ran out.
    */
   waitReadable(timeoutMs?: number, spinIterations?: number): boolean {
     const timeout = checkTimeout(timeoutMs, this.kind, 'waitReadable');
-    const spin = checkSpin(spinIterations, RING_DEFAULT_SPIN, this.kind, 'waitReadable');
+    const fixed = checkSpin(spinIterations, -1, this.kind, 'waitReadable');
     if (!this.isEmpty()) return true;
-    for (let i = 0; i < spin; i++) if (!this.isEmpty()) return true;
+    const adaptive = fixed < 0 ? this.readSpin : undefined;
+    const spin = adaptive ? adaptive.next() : fixed;
+    for (let i = 0; i < spin; i++) {
+      if (!this.isEmpty()) {
+        adaptive?.caught();
+        return true;
+      }
+    }
+    adaptive?.missed();
     if (timeout === 0) return false;
     const ctl = this.ctl;
     const deadline = deadlineOf(timeout);
@@ -174,16 +187,24 @@ export abstract class RingBase {
   }
 
   /**
-   * Producer: waits until there is room for at least one item, polling up to `spinIterations` times,
-   * then sleeping for at most `timeoutMs`. With several producers, another may take the room first:
-   * retry the push.
+   * Producer: waits until there is room for at least one item, polling up to `spinIterations` times
+   * (default: adaptive, up to {@link RING_DEFAULT_SPIN}), then sleeping for at most `timeoutMs`. With
+   * several producers, another may take the room first: retry the push.
    * @returns true if there was room, false if the timeout ran out.
    */
   waitWritable(timeoutMs?: number, spinIterations?: number): boolean {
     const timeout = checkTimeout(timeoutMs, this.kind, 'waitWritable');
-    const spin = checkSpin(spinIterations, RING_DEFAULT_SPIN, this.kind, 'waitWritable');
+    const fixed = checkSpin(spinIterations, -1, this.kind, 'waitWritable');
     if (this.hasSpace()) return true;
-    for (let i = 0; i < spin; i++) if (this.hasSpace()) return true;
+    const adaptive = fixed < 0 ? this.writeSpin : undefined;
+    const spin = adaptive ? adaptive.next() : fixed;
+    for (let i = 0; i < spin; i++) {
+      if (this.hasSpace()) {
+        adaptive?.caught();
+        return true;
+      }
+    }
+    adaptive?.missed();
     if (timeout === 0) return false;
     const ctl = this.ctl;
     const deadline = deadlineOf(timeout);
