@@ -2,10 +2,12 @@
 //   1. ring ops in one thread (items/s)           vs a JS Array used as a queue (push + shift)
 //   2. ring streaming main -> worker (items/s)    vs postMessage, one message per item
 //   3. doorbell hand-off round trip main <-> worker, busy (consumer spinning) and sleeping (consumer in
-//      Atomics.wait), plus a spin-before-sleep sweep  vs a raw Atomics.wait/notify ping-pong
+//      Atomics.wait), a spin-before-sleep sweep, and the same with both threads pinned to one CPU
+//      (taskset)  vs a raw Atomics.wait/notify ping-pong
 //
 // Usage: node dist/atomics-sync.bench.js [--json FILE] [--quick]
-// Threads: the main thread plus at most one worker at a time (the machines have 2 vCPUs).
+// Threads: the main thread plus at most one worker at a time (the machines have 2 vCPUs); the pinned
+// suite runs in a child process under `taskset -c 0`.
 //
 // Method. Suite 1 is benchmark.js. The cross-thread suites are hand-rolled: benchmark.js pauses between
 // samples for its bookkeeping, long enough for a spinning peer to give up and sleep, which would mix
@@ -13,8 +15,10 @@
 // ROUNDS times; the reported ratio is the median of the per-pair ratios, so load from other processes
 // (these machines are shared) moves both sides of a ratio together. Absolute values are medians too,
 // and a latency measurement is the median of every round trip in its window (see timeRoundTrips).
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DOORBELL_DEFAULT_SPIN, Doorbell, MpscRing, SpscRing } from 'atomics-sync';
 import Benchmark from 'benchmark';
@@ -352,7 +356,7 @@ async function latency(): Promise<void> {
     { name: 'Doorbell, adaptive spin (default)', run: () => doorbellPingPong(undefined) },
   ]);
   await paired('doorbell spin-before-sleep sweep', 'us/round trip', baseline, [
-    ...[10, 100, 1000, DOORBELL_DEFAULT_SPIN, 20_000].map((spin) => ({
+    ...[100, 1000, DOORBELL_DEFAULT_SPIN, 20_000].map((spin) => ({
       name: `Doorbell, fixed spin ${spin}`,
       run: () => doorbellPingPong(spin),
     })),
@@ -361,6 +365,47 @@ async function latency(): Promise<void> {
       run: () => doorbellPingPong(undefined),
     },
   ]);
+}
+
+/**
+ * The same hand-off with both threads pinned to one CPU (this process re-run under `taskset -c 0`):
+ * where the scheduler often puts a waker and its wakee anyway, and where a spinning waiter holds the
+ * CPU its peer needs. Returns the child's rows, or none (with a note) if taskset is not available.
+ */
+function pinnedLatency(): void {
+  const child = spawnSync(
+    'taskset',
+    [
+      '-c',
+      '0',
+      process.execPath,
+      fileURLToPath(import.meta.url),
+      '--pinned-suite',
+      ...(quick ? ['--quick'] : []),
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  if (child.error || child.status !== 0) {
+    console.log(`(skipped the one-CPU suite: ${child.error?.message ?? child.stderr.trim()})`);
+    return;
+  }
+  rows.push(...(JSON.parse(child.stdout) as Row[]));
+}
+
+async function pinnedSuite(): Promise<void> {
+  await paired(
+    'hand-off round trip, main + worker pinned to one CPU',
+    'us/round trip',
+    { name: 'raw Atomics.wait/notify ping-pong (baseline)', run: () => rawPingPong(false) },
+    [
+      { name: 'Doorbell, sleeping (spin 0)', run: () => doorbellPingPong(0) },
+      {
+        name: `Doorbell, fixed spin ${DOORBELL_DEFAULT_SPIN}`,
+        run: () => doorbellPingPong(DOORBELL_DEFAULT_SPIN),
+      },
+      { name: 'Doorbell, adaptive spin (default)', run: () => doorbellPingPong(undefined) },
+    ],
+  );
 }
 
 // ── report ───────────────────────────────────────────────────────────────────────────────────────
@@ -395,6 +440,13 @@ function report(): void {
   );
 }
 
+if (args.includes('--pinned-suite')) {
+  // Child mode (see pinnedLatency): measure, hand the rows back on stdout, nothing else.
+  await pinnedSuite();
+  process.stdout.write(JSON.stringify(rows));
+  process.exit(0);
+}
+
 const started = performance.now();
 console.log(
   `atomics-sync bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), main + 1 worker`,
@@ -402,6 +454,7 @@ console.log(
 sameThread();
 await streaming();
 await latency();
+pinnedLatency();
 report();
 const seconds = (performance.now() - started) / 1000;
 console.log(`\n(${seconds.toFixed(1)} s)`);

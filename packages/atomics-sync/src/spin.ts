@@ -8,6 +8,10 @@
  * that catches the event doubles the budget (up to `max`), a spin that runs out halves it (down to
  * `min`), and every `PROBE_EVERY`-th wait spins the full `max` to find out whether spinning pays again.
  * Sparse traffic thus stops burning CPU too, while a busy cross-core pipeline keeps spinning.
+ *
+ * `min` (128 polls, ~2 µs) is not zero on purpose: it is long enough to catch the reply of a peer that
+ * is itself spinning (~0.3-0.5 µs), which is how two waiters that both shrank find their way back to
+ * spinning once one of them probes successfully.
  */
 export class AdaptiveSpin {
   /** Every this many waits, spin the full budget once to re-test whether spinning pays. */
@@ -17,11 +21,11 @@ export class AdaptiveSpin {
 
   /**
    * @param max largest budget (polls), also the starting one
-   * @param min smallest budget (polls)
+   * @param min smallest budget (polls); clamped to `max`
    */
   constructor(
     private readonly max: number,
-    private min = 16,
+    private min = 128,
   ) {
     this.min = Math.min(min, max);
     this.limit = max;
