@@ -25,7 +25,7 @@ export const DOORBELL_MAX_CAPACITY = 2 ** 24;
 
 /**
  * Largest spin budget of `wait()` when no `spinIterations` is given: polls of one atomic load each,
- * ~15 ns in Node 20, so ~30 µs, about one cross-core wake-up. The budget adapts between 128 and this
+ * ~15 ns in Node 20, so ~30 µs, about one cross-core wake-up. The budget adapts between 64 and this
  * (see AdaptiveSpin): spinning pays only when the producer runs on another core.
  */
 export const DOORBELL_DEFAULT_SPIN = 2000;

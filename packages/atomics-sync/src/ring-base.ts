@@ -18,7 +18,7 @@ export const RING_MAX_CAPACITY = 2 ** 28;
 /**
  * Largest spin budget of a ring's blocking waits when no `spinIterations` is given: polls of two atomic
  * loads each (~30 ns in Node 20), so ~30 µs, about one cross-core wake-up. The budget adapts between
- * 128 and this, per side (see AdaptiveSpin).
+ * 64 and this, per side (see AdaptiveSpin).
  */
 export const RING_DEFAULT_SPIN = 1000;
 

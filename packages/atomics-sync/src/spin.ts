@@ -9,7 +9,7 @@
  * `min`), and every `PROBE_EVERY`-th wait spins the full `max` to find out whether spinning pays again.
  * Sparse traffic thus stops burning CPU too, while a busy cross-core pipeline keeps spinning.
  *
- * `min` (128 polls, ~2 µs) is not zero on purpose: it is long enough to catch the reply of a peer that
+ * `min` (64 polls, ~1 µs) is not zero on purpose: it is long enough to catch the reply of a peer that
  * is itself spinning (~0.3-0.5 µs), which is how two waiters that both shrank find their way back to
  * spinning once one of them probes successfully.
  */
@@ -25,7 +25,7 @@ export class AdaptiveSpin {
    */
   constructor(
     private readonly max: number,
-    private min = 128,
+    private min = 64,
   ) {
     this.min = Math.min(min, max);
     this.limit = max;

@@ -25,12 +25,12 @@ test('every PROBE_EVERY-th wait spins the full budget even after misses', (t) =>
   t.is(budgets.filter((b) => b === 16).length, AdaptiveSpin.PROBE_EVERY * 2 - 2);
 });
 
-test('a max below min is respected, and the default min is 128', (t) => {
+test('a max below min is respected, and the default min is 64', (t) => {
   const s = new AdaptiveSpin(4, 16);
   s.missed();
   t.is(s.budget, 4);
   t.is(new AdaptiveSpin(0).next(), 0);
   const d = new AdaptiveSpin(2000);
   for (let i = 0; i < 10; i++) d.missed();
-  t.is(d.budget, 128);
+  t.is(d.budget, 64);
 });
