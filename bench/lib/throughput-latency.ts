@@ -74,7 +74,12 @@ export interface LatencySummary {
   p99: number;
   p999: number;
   max: number;
+  /** The distribution, for plots: [percentile, µs] from p0 up to p99.99 and the max. */
+  distribution: [number, number][];
 }
+
+/** Percentiles sampled into {@link LatencySummary.distribution}: dense in the tail, where it matters. */
+const DISTRIBUTION_PERCENTILES = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100];
 
 /** Reads p50/p99/p999/max (µs) from a histogram of 0.1 µs units. */
 export function summarize(h: hdr.Histogram): LatencySummary {
@@ -85,6 +90,8 @@ export function summarize(h: hdr.Histogram): LatencySummary {
     p99: us(h.getValueAtPercentile(99)),
     p999: us(h.getValueAtPercentile(99.9)),
     max: us(h.maxValue),
+    distribution:
+      h.totalCount > 0 ? DISTRIBUTION_PERCENTILES.map((p) => [p, us(h.getValueAtPercentile(p))]) : [],
   };
 }
 

@@ -25,4 +25,17 @@ export interface PhaseResult {
   cpuNsPerHandled: number;
   /** Phase-specific extras (mode switches, wakeups per handled...). */
   extra?: Record<string, number | string>;
+  /**
+   * Dispatcher phases: the whole run's accounting after stop(), from core's vector table. `balanced`
+   * is raised === delivered + coalesced + pending + dropped: every raise delivered, coalesced into a
+   * delivery, still pending, or dropped by a teardown — none lost.
+   */
+  accounting?: {
+    raised: number;
+    delivered: number;
+    coalesced: number;
+    pending: number;
+    dropped: number;
+    balanced: boolean;
+  };
 }

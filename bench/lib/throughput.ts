@@ -29,12 +29,32 @@ export interface ThroughputOptions {
   mode?: DispatchMode;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** Progress as a fraction of the planned measuring time (0..1) and the running phase's name. */
+  progress?: (fraction: number, phase: string) => void;
+  /**
+   * Closed-loop handled/s at these vector counts too (a "throughput against vector count" curve), each
+   * measured for `sweepMsPerPoint`. Default: none.
+   */
+  sweep?: number[];
+  /** Measuring time per sweep point, ms. Default 600. */
+  sweepMsPerPoint?: number;
+  /** Dispatcher phases publish stats here (for `virq top`) while they run. */
+  statsFile?: string;
+}
+
+/** One point of the vector-count sweep. */
+export interface SweepPoint {
+  vectors: number;
+  handledPerSec: number;
+  p50Us: number;
+  p99Us: number;
+  cpuNsPerHandled: number;
 }
 
 /** What {@link runThroughputBench} returns (also what --json writes). */
 export interface ThroughputResult {
   machine: { node: string; cpus: number; cpuModel: string };
-  options: Required<Omit<ThroughputOptions, 'log'>>;
+  options: { durationMs: number; vectors: number; threads: number; mode: DispatchMode };
   phases: {
     piscina: PhaseResult;
     epoll: PhaseResult;
@@ -53,6 +73,8 @@ export interface ThroughputResult {
   };
   /** True when closedVsPiscina >= 100. */
   targetMet: boolean;
+  /** Closed loop at other vector counts (empty unless `sweep` was given). */
+  sweep: SweepPoint[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,6 +87,7 @@ export async function runDispatcherPhase(opts: {
   mode: DispatchMode;
   durationMs: number;
   warmupMs: number;
+  statsFile?: string;
 }): Promise<PhaseResult> {
   const index = VFIO_PCI_MSIX_IRQ_INDEX;
   const device = new SoftDevice({ msix: { vectors: opts.vectors } });
@@ -88,6 +111,8 @@ export async function runDispatcherPhase(opts: {
     module: new URL('./throughput-handler.js', import.meta.url),
     mode: opts.mode,
     data,
+    statsFile: opts.statsFile,
+    statsIntervalMs: opts.statsFile ? 250 : undefined,
   });
   const errors: Error[] = [];
   d.on('error', (e) => errors.push(e.error));
@@ -124,6 +149,15 @@ export async function runDispatcherPhase(opts: {
   await raiserExit;
   await d.stop();
   if (errors.length > 0) throw errors[0];
+  const t = d.stats().totals;
+  const accounting = {
+    raised: t.raised,
+    delivered: t.delivered,
+    coalesced: t.coalesced,
+    pending: t.pending,
+    dropped: t.dropped,
+    balanced: t.raised === t.delivered + t.coalesced + t.pending + t.dropped,
+  };
   const handled = s1.totals.handled - s0.totals.handled;
   const raises = s1.totals.raised - s0.totals.raised;
   const coalesced = s1.totals.coalesced - s0.totals.coalesced;
@@ -151,6 +185,7 @@ export async function runDispatcherPhase(opts: {
       polls,
       vectorsInPollMode: inPoll,
     },
+    accounting,
   };
 }
 
@@ -167,18 +202,63 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
     mode: options.mode ?? 'hybrid',
   };
   const log = options.log ?? (() => {});
+  const sweepVectors = options.sweep ?? [];
+  const sweepMs = options.sweepMsPerPoint ?? 600;
+  const statsFile = options.statsFile;
+  // Progress is reported against the planned time (measuring + warm-up), ticking while a phase runs.
+  const plannedMs = o.durationMs * 1.2 + sweepVectors.length * sweepMs * 1.2;
+  let doneMs = 0;
+  const phase = async <T>(name: string, ms: number, run: () => Promise<T>): Promise<T> => {
+    log(name);
+    const started = performance.now();
+    const report = () =>
+      options.progress?.(Math.min(1, (doneMs + (performance.now() - started)) / plannedMs), name);
+    report();
+    const ticker = options.progress ? setInterval(report, 100) : undefined;
+    try {
+      return await run();
+    } finally {
+      clearInterval(ticker);
+      doneMs += ms * 1.2;
+      options.progress?.(Math.min(1, doneMs / plannedMs), name);
+    }
+  };
   const share = (f: number) => {
     const ms = Math.max(100, Math.round(o.durationMs * f));
     return { durationMs: ms, warmupMs: Math.max(50, Math.round(ms / 5)) };
   };
-  log(`piscina baseline: ${o.threads} threads, ${o.vectors} events in flight`);
-  const piscina = await runPiscinaBaseline({ vectors: o.vectors, threads: o.threads, ...share(0.2) });
-  log('epoll baseline: eventfd write + epoll wake per event');
-  const epoll = await runEpollBaseline({ vectors: o.vectors, ...share(0.2) });
-  log(`dispatch closed loop: ${o.vectors} vectors on ${o.threads} service workers`);
-  const closed = await runDispatcherPhase({ loop: 'closed', ...o, ...share(0.3) });
-  log(`dispatch open loop: raise storm from one thread`);
-  const open = await runDispatcherPhase({ loop: 'open', ...o, ...share(0.3) });
+  const piscina = await phase(
+    `piscina baseline: ${o.threads} threads, ${o.vectors} events in flight`,
+    share(0.2).durationMs,
+    () => runPiscinaBaseline({ vectors: o.vectors, threads: o.threads, ...share(0.2) }),
+  );
+  const epoll = await phase(
+    'epoll baseline: eventfd write + epoll wake per event',
+    share(0.2).durationMs,
+    () => runEpollBaseline({ vectors: o.vectors, ...share(0.2) }),
+  );
+  const closed = await phase(
+    `dispatch closed loop: ${o.vectors} vectors on ${o.threads} service workers`,
+    share(0.3).durationMs,
+    () => runDispatcherPhase({ loop: 'closed', ...o, ...share(0.3), statsFile }),
+  );
+  const open = await phase('dispatch open loop: raise storm from one thread', share(0.3).durationMs, () =>
+    runDispatcherPhase({ loop: 'open', ...o, ...share(0.3), statsFile }),
+  );
+  const sweep: SweepPoint[] = [];
+  for (const vectors of sweepVectors) {
+    const point = { durationMs: sweepMs, warmupMs: Math.max(50, Math.round(sweepMs / 5)) };
+    const r = await phase(`sweep: closed loop, ${vectors} vectors`, sweepMs, () =>
+      runDispatcherPhase({ loop: 'closed', ...o, vectors, ...point, statsFile }),
+    );
+    sweep.push({
+      vectors,
+      handledPerSec: r.handledPerSec,
+      p50Us: r.latencyUs.p50,
+      p99Us: r.latencyUs.p99,
+      cpuNsPerHandled: r.cpuNsPerHandled,
+    });
+  }
   const ratios = {
     closedVsPiscina: closed.handledPerSec / piscina.handledPerSec,
     closedVsEpoll: closed.handledPerSec / epoll.handledPerSec,
@@ -192,6 +272,7 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
     phases: { piscina, epoll, closed, open },
     ratios,
     targetMet: ratios.closedVsPiscina >= 100,
+    sweep,
   };
 }
 
