@@ -1,0 +1,170 @@
+import { parseFlags } from './args.js';
+import { si, table } from './format.js';
+import { findStatsFiles, processAlive, readSnapshot, type StatsSnapshot, statsDir } from './stats-source.js';
+import { parseDuration, parseIntInRange } from './units.js';
+
+export const TOP_HELP = `Usage: virq top [--file PATH] [--interval 1s] [--iterations N] [--rows N] [--all]
+
+A live per-vector table of a running dispatcher, like /proc/interrupts crossed with top: raise rate
+per vector and per worker, masked / pending / NAPI mode. It attaches through the stats snapshot a
+Dispatcher writes when started with { statsFile } (virq's defaultStatsFile() is
+${statsDir()}/virq-<pid>.json); with no --file it picks the newest such file.
+
+Options:
+  --file PATH       the snapshot to read
+  --interval DUR    refresh period (default 1s)
+  --iterations N    stop after N refreshes (default: until Ctrl-C)
+  --rows N          busiest vectors to show (default 20)
+  --all             show every vector
+  -h, --help        show this help`;
+
+const INDEX_NAMES = ['INTx', 'MSI', 'MSI-X', 'ERR', 'REQ'];
+
+/** Renders one refresh: per-worker and per-vector rates between two snapshots of one dispatcher. */
+export function renderTop(prev: StatsSnapshot, cur: StatsSnapshot, rows: number, file: string): string {
+  const dt = Math.max(1e-3, (cur.time - prev.time) / 1000);
+  const before = new Map(prev.vectors.map((v) => [v.vector, v]));
+  const vecRows = cur.vectors.map((v) => {
+    const p = before.get(v.vector);
+    return { v, rate: p ? (v.raised - p.raised) / dt : 0, handledRate: p ? (v.handled - p.handled) / dt : 0 };
+  });
+  vecRows.sort((a, b) => b.rate - a.rate || a.v.vector - b.v.vector);
+  const shown = vecRows.slice(0, rows);
+  const t = cur.totals;
+  const pt = prev.totals;
+  const alive = processAlive(cur.pid) ? (cur.running ? 'running' : 'stopped') : 'process gone';
+  const head = [
+    `virq top — pid ${cur.pid} (${alive}), ${INDEX_NAMES[cur.index] ?? `index ${cur.index}`}, ${cur.vectors.length} vectors, ${cur.workers.length} workers, mode ${cur.mode}  [${file}]`,
+    `raised ${si((t.raised - pt.raised) / dt)}/s  handled ${si((t.handled - pt.handled) / dt)}/s  ` +
+      `coalesced ${si((t.coalesced - pt.coalesced) / dt)}/s  pending ${t.pending}  dropped ${t.dropped}  ` +
+      `deferred ${si((t.deferredRuns - pt.deferredRuns) / dt)}/s  errors ${t.handlerErrors + t.deferredErrors}`,
+    `accounting: raised ${t.raised} = delivered ${t.delivered} + coalesced ${t.coalesced} + pending ${t.pending} + dropped ${t.dropped}`,
+  ].join('\n');
+  const pw = new Map(prev.workers.map((w) => [w.id, w]));
+  const workerTable = table(
+    ['worker', 'state', 'owned', 'events/s', 'wakeups/s', 'polls/s', 'restarts'],
+    cur.workers.map((w) => {
+      const p = pw.get(w.id);
+      const d = (k: 'events' | 'wakeups' | 'polls') => si(p ? (w[k] - p[k]) / dt : 0);
+      return [
+        String(w.id),
+        w.state,
+        String(w.owned),
+        d('events'),
+        d('wakeups'),
+        d('polls'),
+        String(w.restarts),
+      ];
+    }),
+  );
+  const vectorTable = table(
+    [
+      'vector',
+      'worker',
+      'mode',
+      'masked',
+      'pending',
+      'raised/s',
+      'handled/s',
+      'raised',
+      'delivered',
+      'coalesced',
+    ],
+    shown.map(({ v, rate, handledRate }) => [
+      String(v.vector),
+      String(v.worker),
+      v.mode,
+      v.masked ? 'yes' : '',
+      String(v.pending),
+      si(rate),
+      si(handledRate),
+      String(v.raised),
+      String(v.delivered),
+      String(v.coalesced),
+    ]),
+  );
+  const more =
+    vecRows.length > shown.length ? `\n… ${vecRows.length - shown.length} more vectors (--all)` : '';
+  return `${head}\n\n${workerTable}\n\n${vectorTable}${more}\n`;
+}
+
+/** `virq top`: returns the process exit code. */
+export async function runTop(argv: string[]): Promise<number> {
+  const values = parseFlags('top', argv, {
+    file: { type: 'string' },
+    interval: { type: 'string' },
+    iterations: { type: 'string' },
+    rows: { type: 'string' },
+    all: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    process.stdout.write(`${TOP_HELP}\n`);
+    return 0;
+  }
+  const intervalMs = values.interval ? parseDuration(values.interval as string, '--interval') : 1000;
+  const iterations = values.iterations
+    ? parseIntInRange(values.iterations as string, '--iterations', 1, 1e9)
+    : Infinity;
+  const rows = values.all
+    ? Infinity
+    : values.rows
+      ? parseIntInRange(values.rows as string, '--rows', 1, 1e6)
+      : 20;
+  let file = values.file as string | undefined;
+  if (file === undefined) {
+    const found = findStatsFiles().filter((f) => processAlive(readSnapshotOrNull(f)?.pid ?? -1));
+    if (found.length === 0) {
+      process.stderr.write(
+        `virq top: no running dispatcher publishes stats in ${statsDir()} (start one with { statsFile: defaultStatsFile() }, or pass --file)\n`,
+      );
+      return 1;
+    }
+    file = found[0];
+  }
+  let prev: StatsSnapshot;
+  try {
+    prev = readSnapshot(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    process.stderr.write(`virq top: cannot read ${file}: ${err.code ?? ''} ${err.message}\n`);
+    return 1;
+  }
+  const tty = process.stdout.isTTY;
+  let stop = false;
+  const onSigint = () => {
+    stop = true;
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    for (let i = 0; i < iterations && !stop; i++) {
+      await new Promise((r) => setTimeout(r, intervalMs));
+      let cur: StatsSnapshot;
+      try {
+        cur = readSnapshot(file);
+        // The writer's period may be longer than ours: rates need a newer snapshot than the last.
+        for (let tries = 0; cur.time <= prev.time && tries < 50; tries++) {
+          await new Promise((r) => setTimeout(r, Math.max(20, intervalMs / 10)));
+          cur = readSnapshot(file);
+        }
+      } catch {
+        process.stdout.write(`virq top: ${file} is gone: the dispatcher stopped\n`);
+        return 0;
+      }
+      const frame = renderTop(prev, cur, rows, file);
+      process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}` : `${frame}\n`);
+      prev = cur;
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  return 0;
+}
+
+function readSnapshotOrNull(path: string): StatsSnapshot | null {
+  try {
+    return readSnapshot(path);
+  } catch {
+    return null;
+  }
+}
