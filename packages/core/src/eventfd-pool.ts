@@ -169,6 +169,27 @@ export class EventFdPool {
     return EventFdPool.defaultPool;
   }
 
+  /**
+   * Removes this pool from this thread's registry: {@link byId} no longer finds it, {@link from}
+   * attaches a fresh object, and a table that signals one of its triggers in this thread throws
+   * (`registerPool` again to undo). Objects already holding the pool (its SharedEventFds, doorbells)
+   * keep working: the memory is not freed while they reference it. Other threads' registries are
+   * their own (a worker's goes away with the worker). Returns false if this object was not the
+   * registered one (already unregistered). Unregistering the default pool makes the next
+   * {@link default} create a new one.
+   */
+  unregister(): boolean {
+    if (registry.get(this.id) !== this) return false;
+    registry.delete(this.id);
+    if (EventFdPool.defaultPool === this) EventFdPool.defaultPool = undefined;
+    return true;
+  }
+
+  /** The ids of the pools registered in this thread (for leak checks). */
+  static registeredIds(): number[] {
+    return [...registry.keys()];
+  }
+
   /** @internal replaces a full default pool */
   static replaceDefault(): EventFdPool {
     EventFdPool.defaultPool = EventFdPool.create();

@@ -204,6 +204,26 @@ export class VectorTable {
     return pool;
   }
 
+  /**
+   * Forgets an eventfd pool in this thread's table object: its {@link handle} no longer lists it.
+   * Refused (false) while any vector's trigger still lives in it; true if it was forgotten, or was
+   * never known. With {@link EventFdPool.unregister}, what a pool's owner does when it is done with
+   * the pool, so that nothing keeps naming its buffer.
+   */
+  unregisterPool(pool: EventFdPoolHandle | EventFdPool): boolean {
+    const buffer = pool.buffer;
+    let known: EventFdPool | undefined;
+    for (const p of this.pools) if (p.buffer === buffer) known = p;
+    if (known === undefined) return true;
+    for (let r = 0; r < this.i32[H_TOTAL]; r++) {
+      const t = this.readTrigger(r);
+      if (t?.kind === 'shared' && t.poolId === known.id) return false;
+    }
+    this.pools.delete(known);
+    if (this.lastPool === known) this.lastPool = null;
+    return true;
+  }
+
   /** Number of vectors the table holds for `index` (0 for an unknown index). */
   vectors(index: number): number {
     return this.counts[index] ?? 0;
@@ -424,6 +444,26 @@ export class VectorTable {
       if (this.signalRec(r)) return 'signalled';
       this.dropHeld(r);
       return 'unmasked';
+    }
+  }
+
+  /**
+   * Takes the interrupt a masked vector holds (its PBA bit) without unmasking it and without
+   * signalling the trigger: the poll of a vector kept masked (NAPI). True if one was held. Lock-free,
+   * any thread; of two racing takers (or a taker racing an unmasker) exactly one gets it. A raise
+   * racing with the take either coalesced into the bit before it (counted coalesced) or sets the bit
+   * again after (held, found by the next take).
+   *
+   * The taken interrupt stays counted in `pending`, as a signal in the trigger would: once the caller
+   * has handled it, it records the consumption with `recordConsumed(index, vector, 1)`.
+   */
+  takeHeld(index: number, vector: number): boolean {
+    noIntx(index, 'takeHeld');
+    const sw = this.w(this.rec(index, vector), R_STATE);
+    for (;;) {
+      const s = Atomics.load(this.i32, sw);
+      if (!(s & ST_PENDING)) return false;
+      if (Atomics.compareExchange(this.i32, sw, s, s & ~ST_PENDING) === s) return true;
     }
   }
 
