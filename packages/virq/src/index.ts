@@ -17,4 +17,10 @@ export type { VectorCounters } from '@virq/dispatch';
 export * from '@virq/dispatch';
 export * as native from '@virq/native';
 export * as atomics from 'atomics-sync';
-export { defaultStatsFile, findStatsFiles, readSnapshot, type StatsSnapshot, statsDir } from './stats-source.js';
+export {
+  defaultStatsFile,
+  findStatsFiles,
+  readSnapshot,
+  type StatsSnapshot,
+  statsDir,
+} from './stats-source.js';
