@@ -213,7 +213,7 @@ EOF
   exec 9>&-
 }
 
-# boot RUNDIR: RUNDIR must hold jobs.txt (see guest/plan.sh). The guest sees RUNDIR as /tmp/virq-run,
+# boot RUNDIR: RUNDIR must hold jobs.txt (see guest/plan.sh). The guest sees RUNDIR at its host path,
 # runs the jobs in a chroot into the host's root and writes RUNDIR/out/*; the console goes to
 # RUNDIR/console.log.
 cmd_boot() {
@@ -236,7 +236,7 @@ cmd_boot() {
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
     -virtfs "local,path=$run,mount_tag=virqrun,security_model=none,multidevs=remap" \
     -kernel "$VMLINUZ" -initrd "$INITRD" \
-    -append "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 quiet ${VIRQ_VM_APPEND:-}" \
+    -append "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 quiet virq_rundir=$run ${VIRQ_VM_APPEND:-}" \
     -nographic -no-reboot -nodefaults -serial stdio </dev/null >"$run/console.log" 2>&1 || rc=$?
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     echo "vm.sh: guest timed out after ${TIMEOUT}s" >>"$run/console.log"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs in the guest, chrooted into the host's root, with cwd = the run folder (/tmp/virq-run).
+# Runs in the guest, chrooted into the host's root, with cwd = the run folder (the host path of RUNDIR).
 # Each line of jobs.txt is `<name> <timeout-seconds> <shell command...>`; the command's stdout goes to
 # out/<name>.jsonl, its stderr to out/<name>.log, and one record per job to out/jobs.jsonl:
 #   {"job":"<name>","rc":<exit code>,"start":<uptime s>,"end":<uptime s>}
