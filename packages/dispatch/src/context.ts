@@ -62,6 +62,11 @@ export interface ContextEnv {
   selfSlot: number;
   /** Asks the owner of `pos` to look at it again (held deliveries after an unmask). */
   kick(slot: number, pos: number): void;
+  /**
+   * INTx only (undefined for edge-triggered indexes): end of interrupt — writes the unmask eventfd so
+   * the automasked line is unmasked (or, still asserted, re-fires).
+   */
+  eoi?: () => void;
 }
 
 /**
@@ -153,6 +158,11 @@ export function unmaskVector(env: ContextEnv, pos: number): void {
   state.vset(pos, VI.USER_MASKED, 0);
   // While NAPI polls the vector it stays masked in the model; the poll loop sees the flag.
   if (state.vget(pos, VI.POLLING) === 0) ops.unmask(pos);
+  // INTx: a user mask is lazy (disable_irq's way): it never masks the line, it only keeps the owner
+  // from running the handler and from unmasking after it. A delivery it held (INFLIGHT) is handled
+  // by the owner, which then unmasks; with none held, a handler call that returned while masked left
+  // the line automasked, so unmask it here.
+  if (env.eoi !== undefined && state.vget(pos, VI.INFLIGHT) === 0) env.eoi();
   const owner = state.vget(pos, VI.OWNER);
   if (owner >= 0) env.kick(owner, pos);
 }

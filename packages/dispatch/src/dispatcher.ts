@@ -14,8 +14,10 @@ import {
   SharedEventFd,
   SoftDevice,
   VFIO_IRQ_SET_ACTION_TRIGGER,
+  VFIO_IRQ_SET_ACTION_UNMASK,
   VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE,
+  VFIO_PCI_INTX_IRQ_INDEX,
   VFIO_PCI_MSIX_IRQ_INDEX,
 } from '@virq/core';
 import { EventFd } from '@virq/native';
@@ -23,7 +25,7 @@ import { Doorbell, type DoorbellHandle } from 'atomics-sync';
 import { type AffinitySpec, resolveAffinity } from './affinity.js';
 import { maskVector, readCounters, unmaskVector, type VectorCounters } from './context.js';
 import { DeferredWork } from './deferred.js';
-import { attachEnv, type Env, type EnvHandle } from './env.js';
+import { attachEnv, type Env, type EnvHandle, type EoiSpec } from './env.js';
 import { DispatchError, toError } from './errors.js';
 import { DispatchState, H, VI, WC, WI, WORKER_COUNTERS, WORKER_WORDS, WorkerState } from './layout.js';
 import { moduleUrl } from './module.js';
@@ -39,7 +41,11 @@ export type DispatchMode = 'interrupt' | 'poll' | 'hybrid';
 export interface DispatcherOptions {
   /** The device whose vectors are serviced (SoftDevice, VfioDevice, any IrqDevice). */
   device: IrqDevice;
-  /** The irq index; default VFIO_PCI_MSIX_IRQ_INDEX. */
+  /**
+   * The irq index; default VFIO_PCI_MSIX_IRQ_INDEX. VFIO_PCI_INTX_IRQ_INDEX (vector 0, mode
+   * 'interrupt') is serviced the VFIO way for a level: an unmask eventfd is bound beside the trigger
+   * and written after each handler call (see the README's INTx section).
+   */
   index?: number;
   /** Vectors to service: a count n (vectors 0..n-1) or a list of vector numbers. */
   vectors: number | readonly number[];
@@ -59,6 +65,8 @@ export interface DispatcherOptions {
    * - 'hybrid' (default): per vector, interrupt mode while its measured rate is low and poll mode
    *   while it is high (hysteresis between `interruptBelow` and `pollAbove`), and workers spin
    *   `spinMicros` before sleeping.
+   * INTx supports 'interrupt' only (its default): the line is automasked per interrupt by the
+   * device side, and NAPI has no device-independent way to keep a level quiet while it polls.
    */
   mode?: DispatchMode;
   /**
@@ -236,9 +244,16 @@ export class Dispatcher extends EventEmitter {
         `Dispatcher: workers must be in 1..256, got ${String(options.workers)}`,
       );
     }
-    this.mode = options.mode ?? 'hybrid';
+    const level = this.index === VFIO_PCI_INTX_IRQ_INDEX;
+    this.mode = options.mode ?? (level ? 'interrupt' : 'hybrid');
     if (!(this.mode in MODES))
       throw new DispatchError('EINVAL', `Dispatcher: unknown mode ${String(this.mode)}`);
+    if (level && this.mode !== 'interrupt') {
+      throw new DispatchError(
+        'EINVAL',
+        `Dispatcher: INTx is serviced in 'interrupt' mode only (automasked level), not '${this.mode}'`,
+      );
+    }
     const budget = options.budget ?? 64;
     if (!Number.isInteger(budget) || budget < 1) {
       throw new DispatchError(
@@ -300,21 +315,47 @@ export class Dispatcher extends EventEmitter {
     state.header[H.BUDGET] = this.tuning!.budget;
     const bells: DoorbellHandle[] = [];
     const wakeFds: number[] = [];
+    const level = this.index === VFIO_PCI_INTX_IRQ_INDEX;
     let data: unknown[];
+    let unmaskEfd: SharedEventFd | EventFd | undefined;
+    let eoi: EoiSpec | undefined;
     if (kind === 'memory') {
       // Each doorbell takes its bytes rounded up to 64, plus a 64-byte descriptor (eventfd-pool.ts).
       const perBell = Math.ceil(Doorbell.byteLength(n + 1) / 64) * 64 + 64;
-      const pool = EventFdPool.create({ capacity: n, doorbellBytes: this.workerCount * perBell });
+      const pool = EventFdPool.create({
+        capacity: n + (level ? 1 : 0),
+        doorbellBytes: this.workerCount * perBell,
+      });
+      // Runs last: once the triggers are unbound and closed, no thread of this process keeps the
+      // pool registered (the workers' registries went with them).
+      this.closers.push(() => {
+        device.vectorTable.unregisterPool(pool);
+        pool.unregister();
+      });
       const efds = this.vectors.map(() => SharedEventFd.create({ pool, nonblock: true }));
       this.closers.push(() => {
         for (const e of efds) if (!e.closed) e.close();
       });
+      if (level) {
+        const u = SharedEventFd.create({ pool, nonblock: true });
+        this.closers.push(() => {
+          if (!u.closed) u.close();
+        });
+        unmaskEfd = u;
+        eoi = { kind: 'memory', efd: u.handle };
+      }
       for (let w = 0; w < this.workerCount; w++) bells.push(pool.createDoorbell(n + 1).handle);
       const handles = efds.map((e) => e.handle);
       this.triggers = bells.map((bell) => ({ kind: 'memory', bell, triggers: handles }));
       data = efds;
     } else {
       const efds = this.vectors.map(() => EventFd.create({ nonblock: true }));
+      if (level) {
+        const u = EventFd.create({ nonblock: true });
+        unmaskEfd = u;
+        eoi = { kind: 'eventfd', fd: u.fd };
+        this.closers.push(() => u.close());
+      }
       this.closers.push(() => {
         for (const e of efds) e.close();
       });
@@ -330,6 +371,7 @@ export class Dispatcher extends EventEmitter {
       data = efds;
     }
     this.bind(data);
+    if (unmaskEfd !== undefined) this.bindUnmask(unmaskEfd);
     for (let pos = 0; pos < n; pos++) {
       state.vset(pos, VI.OWNER, this.owners[pos]);
       state.vset(pos, VI.MODE, this.mode === 'poll' ? 1 : 0);
@@ -342,6 +384,7 @@ export class Dispatcher extends EventEmitter {
       data: this.o.data,
       bells,
       wakeFds,
+      eoi,
     };
     this.env = attachEnv(this.envHandle, -1);
     this.deferred = new DeferredWork({
@@ -413,6 +456,27 @@ export class Dispatcher extends EventEmitter {
           });
         }
       }
+    });
+  }
+
+  /**
+   * INTx: binds the unmask eventfd (ACTION_UNMASK | DATA_EVENTFD, the kernel's virqfd). A write
+   * from any thread unmasks the automasked line without a SET_IRQS on this thread.
+   */
+  private bindUnmask(efd: SharedEventFd | EventFd): void {
+    const { device } = this.o;
+    const unmask = (data: unknown) =>
+      device.setIrqs({
+        flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
+        index: VFIO_PCI_INTX_IRQ_INDEX,
+        start: 0,
+        count: 1,
+        data: [data] as never,
+      });
+    unmask(efd);
+    // Runs before the trigger is unbound (closers run in reverse).
+    this.closers.push(() => {
+      unmask(-1);
     });
   }
 

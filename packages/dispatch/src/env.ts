@@ -3,7 +3,7 @@
  * from one cloneable handle: the dispatcher's state, core's vector table, and how to kick a service
  * worker.
  */
-import { VectorTable, type VectorTableHandle } from '@virq/core';
+import { SharedEventFd, type SharedEventFdHandle, VectorTable, type VectorTableHandle } from '@virq/core';
 import { loadNative } from '@virq/native';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
 import type { ContextEnv } from './context.js';
@@ -21,13 +21,39 @@ export interface EnvHandle {
   bells: DoorbellHandle[];
   /** eventfd triggers: each slot's wake eventfd (the dispatcher's fd numbers); memory: empty. */
   wakeFds: number[];
+  /** INTx only: the unmask eventfd bound with ACTION_UNMASK (see {@link Env.eoi}). */
+  eoi?: EoiSpec;
 }
+
+/**
+ * The INTx unmask eventfd (VFIO_IRQ_SET_ACTION_UNMASK | DATA_EVENTFD): a SharedEventFd for in-memory
+ * triggers, or the dispatcher's kernel eventfd number.
+ */
+export type EoiSpec = { kind: 'memory'; efd: SharedEventFdHandle } | { kind: 'eventfd'; fd: number };
 
 /** A {@link ContextEnv} plus the objects behind it. */
 export interface Env extends ContextEnv {
   table: VectorTable;
   ops: TableOps;
   bells: Doorbell[];
+}
+
+/**
+ * Writes the unmask eventfd: the device side (the kernel's virqfd, or core's) unmasks the automasked
+ * INTx line, or — PCI 2.3, the level still asserted — keeps it masked and re-sends the trigger. Any
+ * thread may write it; an unmask of a line that is not masked does nothing.
+ */
+function eoiWriter(spec: EoiSpec | undefined): (() => void) | undefined {
+  if (spec === undefined) return undefined;
+  if (spec.kind === 'eventfd') {
+    const native = loadNative();
+    return () => native.eventfdWrite(spec.fd, 1);
+  }
+  let efd: SharedEventFd | undefined;
+  return () => {
+    efd ??= SharedEventFd.from(spec.efd);
+    efd.write(1);
+  };
 }
 
 /**
@@ -50,6 +76,7 @@ export function attachEnv(h: EnvHandle, selfSlot: number): Env {
     vectors: h.vectors,
     data: h.data,
     selfSlot,
+    eoi: eoiWriter(h.eoi),
     kick(slot: number, id: number): void {
       bells[slot].ring(id);
       // A worker blocked in epoll_wait sees only fds: write its wake eventfd after the ring (it

@@ -212,7 +212,7 @@ export class Servicer {
   /** Runs the top half for `held` raises of `pos`; false if the user mask holds them back. */
   private call(pos: number, held: number): boolean {
     const { slot, handler } = this.o;
-    const { state, ops } = this.o.env;
+    const { state, ops, eoi } = this.o.env;
     const vi = state.vi;
     const base = pos * VECTOR_WORDS;
     // Publish CURRENT before reading USER_MASKED (see maskVector for the other half).
@@ -237,6 +237,11 @@ export class Servicer {
     }
     ops.consumed(pos, held);
     Atomics.sub(vi, base + VI.INFLIGHT, held);
+    // INTx: the line was automasked when it fired; the handler has run (and acked the device, if it
+    // does), so unmask it now through the unmask eventfd — unless the user masked the vector meanwhile
+    // (then unmask() does it). With the level still asserted the device side re-sends the trigger
+    // instead: the handler runs again, as for any level interrupt not yet acknowledged.
+    if (eoi !== undefined && Atomics.load(vi, base + VI.USER_MASKED) === 0) eoi();
     Atomics.store(state.wi, slot * WORKER_WORDS + WI.CURRENT, -1);
     state.vcount(pos, VC.handled);
     state.wcount(slot, WC.events);
@@ -386,6 +391,17 @@ export class Servicer {
         if (state.vget(pos, VI.USER_MASKED) === 0) ops.unmask(pos);
       }
       if (recover && state.vget(pos, VI.QUEUED) !== 0) this.o.queueDeferred(pos);
+      // INTx after a crash with nothing in flight: the dead worker may have died between its
+      // handler's end and its unmask, leaving the line automasked. An unmask of a line that is not
+      // masked does nothing, so unmask to be sure (what is in flight unmasks once delivered).
+      if (
+        recover &&
+        this.o.env.eoi !== undefined &&
+        state.vget(pos, VI.INFLIGHT) === 0 &&
+        state.vget(pos, VI.USER_MASKED) === 0
+      ) {
+        this.o.env.eoi();
+      }
       set.add(pos);
     }
     state.wset(slot, WI.OWNED, this.ownedList.length);

@@ -3,27 +3,36 @@
  * delivered / coalesced / pending; it records consumption in core's table, which owns the invariant
  * raised = delivered + coalesced + pending + dropped.
  */
-import { Counter, ST_MASKED, ST_PENDING, type VectorTable } from '@virq/core';
+import { Counter, ST_MASKED, type VectorTable, VFIO_PCI_INTX_IRQ_INDEX } from '@virq/core';
 import type { VectorOps } from './ports.js';
 
 /** Vector operations by position, for one irq index. */
 export class TableOps implements VectorOps {
+  /** INTx: a level-triggered, automasked index. */
+  private readonly level: boolean;
+
   constructor(
     readonly table: VectorTable,
     readonly index: number,
     readonly vectors: readonly number[],
-  ) {}
+  ) {
+    this.level = index === VFIO_PCI_INTX_IRQ_INDEX;
+  }
 
   consumed(pos: number, n: number): void {
     this.table.recordConsumed(this.index, this.vectors[pos], n);
   }
 
+  /**
+   * INTx is never masked here: core masks INTx only through the device (SET_IRQS or the unmask
+   * eventfd), and the dispatcher's user mask on INTx is lazy (see unmaskVector in context.ts).
+   */
   mask(pos: number): void {
-    this.table.mask(this.index, this.vectors[pos]);
+    if (!this.level) this.table.mask(this.index, this.vectors[pos]);
   }
 
   unmask(pos: number): void {
-    this.table.unmask(this.index, this.vectors[pos]);
+    if (!this.level) this.table.unmask(this.index, this.vectors[pos]);
   }
 
   masked(pos: number): boolean {
@@ -31,18 +40,13 @@ export class TableOps implements VectorOps {
   }
 
   /**
-   * Claims the held interrupt (the PBA bit) of a vector NAPI keeps masked. Clearing ST_PENDING with
-   * the table's state CAS is exactly what unmask() does to a held interrupt, minus the signal: a
-   * raise racing with us either coalesces into the bit before we clear it (counted coalesced) or
-   * sets it again after (held, found by the next poll). The claimed interrupt was counted pending
-   * when it was raised; the caller records it consumed (1 delivered) after the handler ran.
-   *
-   * Uses VectorTable.updateState, which core marks internal: core has no public "take the held
-   * interrupt without unmasking" yet (reported to the lead).
+   * Claims the held interrupt (the PBA bit) of a vector NAPI keeps masked, with core's takeHeld: a
+   * raise racing with us either coalesces into the bit before we clear it (counted coalesced) or sets
+   * it again after (held, found by the next poll). The claimed interrupt was counted pending when it
+   * was raised; the caller records it consumed (1 delivered) after the handler ran.
    */
   poll(pos: number): number {
-    const prev = this.table.updateState(this.index, this.vectors[pos], 0, ST_PENDING);
-    return (prev & ST_PENDING) !== 0 ? 1 : 0;
+    return this.table.takeHeld(this.index, this.vectors[pos]) ? 1 : 0;
   }
 
   raised(pos: number): number {

@@ -107,6 +107,22 @@ export class Records {
   }
 }
 
+/** Word offsets in fixtures/intx-handler.ts's control buffer. */
+export const IX = {
+  CALLS: 0,
+  SUM: 1,
+  RUNNING: 2,
+  GO: 3,
+  MASKED_SEEN: 4,
+  /** The handler calls ctx.mask() on this call (1-based), before returning. */
+  MASK_ON_CALL: 5,
+  INSIDE: 6,
+  OVERLAP: 7,
+} as const;
+
+/** The INTx handler fixture's URL. */
+export const INTX_HANDLER = new URL('./fixtures/intx-handler.js', import.meta.url);
+
 /** The handler fixture's URL. */
 export const RECORD_HANDLER = new URL('./fixtures/record-handler.js', import.meta.url);
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import { EventFdPool, SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import test from 'ava';
 import fc from 'fast-check';
 import { DispatchError, Dispatcher, resolveAffinity } from '../src/index.js';
@@ -100,7 +100,12 @@ test.serial('start/stop lifecycle: states, idempotent stop, no worker, fd or tim
     statsIntervalMs: 20,
   });
   t.throws(() => d.mask(3), { instanceOf: DispatchError, message: /needs a running dispatcher/ });
+  const poolsBefore = EventFdPool.registeredIds();
   await d.start();
+  const desc = device.vectorTable.trigger(index, 3);
+  const poolId = desc?.kind === 'shared' ? desc.poolId : -1;
+  t.true(EventFdPool.registeredIds().includes(poolId), 'the triggers pool is registered while running');
+  t.true(device.vectorTable.handle.pools.some((h) => EventFdPool.byId(poolId)?.buffer === h.buffer));
   await t.throwsAsync(() => d.start(), { instanceOf: DispatchError, message: /cannot start when running/ });
   for (const v of vectors) t.truthy(device.vectorTable.trigger(index, v), `vector ${v} has a trigger`);
   for (const v of [0, 4, 19, 29])
@@ -135,6 +140,8 @@ test.serial('start/stop lifecycle: states, idempotent stop, no worker, fd or tim
   t.false(existsSync(statsFile), 'the stats file is removed');
   for (const v of vectors) t.is(device.vectorTable.trigger(index, v), null, `vector ${v} unbound`);
   t.is(device.vectorTable.irqType, 5, 'MSI-X disabled again (the dispatcher enabled it)');
+  t.deepEqual(EventFdPool.registeredIds(), poolsBefore, 'no eventfd pool left registered in this thread');
+  t.is(device.vectorTable.handle.pools.length, 0, "the device's table no longer lists the pool");
   // Raises after stop go nowhere and do not disturb the accounting.
   t.is(device.raise(index, 3), 'unrouted');
   await leaks.check(t);
