@@ -9,9 +9,10 @@ export function si(n: number, digits = 3): string {
     [1e6, 'M'],
     [1e3, 'k'],
   ] as const) {
-    if (abs >= scale) return `${(n / scale).toPrecision(digits)}${suffix}`;
+    // Number() drops toPrecision's exponent form: 100k, not 1.0e+2k.
+    if (abs >= scale) return `${Number((n / scale).toPrecision(digits))}${suffix}`;
   }
-  return n.toPrecision(digits);
+  return String(Number(n.toPrecision(digits)));
 }
 
 /** Nanoseconds to a short human unit: `850 ns`, `12.3 µs`, `4.20 ms`. */

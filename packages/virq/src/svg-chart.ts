@@ -47,8 +47,10 @@ function ticks(lo: number, hi: number, log: boolean): number[] {
 /** Renders `series` as an inline `<svg>` element string. Non-positive values are dropped on log axes. */
 export function lineChart(series: readonly Series[], opts: ChartOptions): string {
   const width = opts.width ?? 640;
-  const height = opts.height ?? 360;
-  const m = { left: 70, right: 20, top: 36, bottom: 50 };
+  // The legend sits above the plot area, one row per series, so it never hides a line.
+  const legendRows = series.length;
+  const height = (opts.height ?? 360) + legendRows * 14;
+  const m = { left: 70, right: 20, top: 36 + legendRows * 14, bottom: 50 };
   const keep = ([x, y]: readonly [number, number]) =>
     Number.isFinite(x) && Number.isFinite(y) && (!opts.logX || x > 0) && (!opts.logY || y > 0);
   const all = series.flatMap((s) => s.points.filter(keep));
@@ -104,7 +106,7 @@ export function lineChart(series: readonly Series[], opts: ChartOptions): string
       const [cx, cy] = p.split(',');
       parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`);
     }
-    const ly = m.top + 14 + i * 14;
+    const ly = 36 + i * 14;
     parts.push(`<rect x="${m.left + 8}" y="${ly - 8}" width="10" height="3" fill="${color}"/>`);
     parts.push(`<text x="${m.left + 22}" y="${ly - 4}">${escapeXml(s.name)}</text>`);
   });
