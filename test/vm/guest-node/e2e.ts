@@ -9,14 +9,17 @@
  *
  * Slots: vfio-open (container, group, device fd, region info, GET_IRQ_INFO via @virq/native),
  * core-edu-intx, core-edu-msi, core-e1000e-msix (@virq/core VfioDevice + real eventfds, interrupts raised
- * through BAR0), kernel-replay, and dispatcher (@virq/dispatch; see README "What is left to wire").
+ * through BAR0), kernel-replay, and dispatcher-edu-intx, dispatcher-edu-msi, dispatcher-e1000e-msix
+ * (@virq/dispatch's Dispatcher over a VfioDevice: kernel eventfds, handlers in service workers,
+ * dispatch-handler.ts; edu's INTx acked by the handler itself, through the device fd).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseSeqFile } from '../src/seqfile.js';
 import { runSequence, type SoftDeviceLike } from '../src/soft.js';
 import { ACTION, DATA, INDEX } from '../src/uapi.js';
 import { importPackage } from '../src/workspace.js';
+import { CTL } from './dispatch-handler.js';
 
 interface EventFd {
   readonly fd: number;
@@ -47,6 +50,26 @@ interface Native {
 }
 interface Core {
   VfioDevice: { fromFd(fd: number): SoftDeviceLike & { vectorTable: unknown } };
+}
+/** The few members of @virq/dispatch's Dispatcher the slots use. */
+interface DispatcherLike {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  on(event: 'error', fn: (e: { error: Error }) => void): void;
+  stats(): {
+    vectors: {
+      vector: number;
+      raised: number;
+      delivered: number;
+      coalesced: number;
+      pending: number;
+      handled: number;
+    }[];
+    totals: { raised: number; delivered: number; coalesced: number; pending: number; handled: number };
+  };
+}
+interface Dispatch {
+  Dispatcher: new (o: Record<string, unknown>) => DispatcherLike;
 }
 
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -95,6 +118,16 @@ function busMaster(dev: NativeDevice): void {
 }
 
 const EFD_TRIG = DATA.EVENTFD | ACTION.TRIGGER;
+
+/** Waits (sleeping) until `cond` holds, up to `ms`; false if it never did. */
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await sleep(1);
+  }
+  return true;
+}
 
 async function slot(name: string, fn: () => Promise<void>): Promise<void> {
   test = name;
@@ -292,15 +325,169 @@ async function main(): Promise<void> {
     });
   }
 
-  const dispatch = await importPackage<Record<string, unknown>>('dispatch');
-  emit({
-    t: 'slot',
-    name: 'dispatcher',
-    status: 'unavailable',
-    reason: dispatch.ok
-      ? `@virq/dispatch loads (exports: ${Object.keys(dispatch.mod).join(', ')}); the Dispatcher end-to-end is not wired yet`
-      : dispatch.reason,
-  });
+  const dispatch = await importPackage<Dispatch>('dispatch');
+  const dslots = ['dispatcher-edu-intx', 'dispatcher-edu-msi', 'dispatcher-e1000e-msix'];
+  if (!core.ok || !dispatch.ok) {
+    const reason = !core.ok ? core.reason : !dispatch.ok ? dispatch.reason : '';
+    for (const n of dslots) emit({ t: 'slot', name: n, status: 'unavailable', reason });
+  } else {
+    const { VfioDevice } = core.mod;
+    const { Dispatcher } = dispatch.mod;
+    const module = new URL('./dispatch-handler.js', import.meta.url);
+    /**
+     * A Dispatcher over a fresh device fd (VfioDevice, so kernel eventfds in epoll sets), its handler
+     * control words, and a teardown that stops it and closes the fd. Errors the dispatcher reports
+     * (a handler that threw, a worker that died) fail the slot.
+     */
+    const serve = async (
+      alias: 'edu' | 'e1000e',
+      o: Record<string, unknown>,
+      before?: (nd: NativeDevice) => void,
+    ) => {
+      const fdsBefore = readdirSync('/proc/self/fd');
+      const nd = handles[alias].group.getDevice(bdf[alias]);
+      const bar = new Bar0(nd);
+      before?.(nd);
+      const ctl = new Int32Array(new SharedArrayBuffer(32 * 4));
+      const ack = alias === 'edu' ? { fd: nd.fd, offset: String(bar.off + 0x64n) } : undefined;
+      const d = new Dispatcher({
+        device: VfioDevice.fromFd(nd.fd),
+        module,
+        mode: 'interrupt',
+        timeoutMs: 60_000,
+        data: { ctl: ctl.buffer, ack },
+        ...o,
+      });
+      const errors: string[] = [];
+      d.on('error', (e) => errors.push(e.error.message));
+      const t0 = performance.now();
+      try {
+        await d.start();
+      } catch (err) {
+        nd.close();
+        throw err;
+      }
+      emit({ t: 'info', test, what: 'dispatcher started', ms: Math.round(performance.now() - t0) });
+      const calls = (v: number) => Atomics.load(ctl, CTL.CALLS + v);
+      const done = async () => {
+        await d.stop();
+        nd.close();
+        check('no dispatcher error', 0, errors.length);
+        const left = readdirSync('/proc/self/fd').filter((fd) => !fdsBefore.includes(fd));
+        check('no fd left by the dispatcher (eventfds, epoll sets, device fd)', 0, left.length);
+        if (errors.length) emit({ t: 'info', test, errors });
+      };
+      return { nd, bar, d, ctl, calls, done };
+    };
+
+    await slot('dispatcher-edu-intx', async () => {
+      const { bar, d, ctl, calls, done } = await serve('edu', {
+        index: INDEX.INTX,
+        vectors: [0],
+        workers: 1,
+      });
+      try {
+        const rounds = 8;
+        // The handler acks edu on every call: automask → handler (ack) → unmask finds the level low.
+        Atomics.store(ctl, CTL.ACK_EVERY, 1);
+        for (let k = 1; k <= rounds; k++) {
+          bar.write(0x60, 1);
+          if (!(await until(() => calls(0) >= k, 5000))) break;
+        }
+        await sleep(200);
+        check('handler acks on its call: handler calls == raises', rounds, calls(0));
+        check('handler acks: acks == raises', rounds, Atomics.load(ctl, CTL.ACKS));
+        const first = d.stats().vectors[0];
+        // The handler acks every second call: the unmask after the first meets the level still high,
+        // the kernel keeps the line masked and re-sends the trigger; the second call acks: quiet.
+        Atomics.store(ctl, CTL.CALLS, 0);
+        Atomics.store(ctl, CTL.ACKS, 0);
+        Atomics.store(ctl, CTL.ACK_EVERY, 2);
+        for (let k = 1; k <= rounds; k++) {
+          bar.write(0x60, 1);
+          if (!(await until(() => calls(0) >= 2 * k, 5000))) break;
+        }
+        await sleep(200);
+        check('level still high at the unmask: handler calls == 2 × raises', 2 * rounds, calls(0));
+        check('acked on the second call: acks == raises', rounds, Atomics.load(ctl, CTL.ACKS));
+        check('ack pwrites that failed', 0, Atomics.load(ctl, CTL.ERRORS));
+        const c = d.stats().vectors[0];
+        emit({ t: 'info', test, stats: c });
+        check('every call carried one interrupt', 3 * rounds, Atomics.load(ctl, CTL.SUM));
+        check('dispatcher: delivered == handler calls', 3 * rounds, c.delivered);
+        check('dispatcher: handled == handler calls', 3 * rounds, c.handled);
+        check('dispatcher: raised (the signals the kernel sent)', 3 * rounds, c.raised);
+        check('dispatcher: coalesced', 0, c.coalesced);
+        check('dispatcher: pending', 0, c.pending);
+        check('acking phase: delivered', rounds, first.delivered);
+      } finally {
+        await done();
+      }
+    });
+
+    await slot('dispatcher-edu-msi', async () => {
+      const { bar, d, ctl, calls, done } = await serve(
+        'edu',
+        { index: INDEX.MSI, vectors: [0], workers: 1 },
+        busMaster,
+      );
+      try {
+        const rounds = 10;
+        Atomics.store(ctl, CTL.ACK_EVERY, 1);
+        for (let k = 1; k <= rounds; k++) {
+          bar.write(0x60, 1);
+          if (!(await until(() => calls(0) >= k, 5000))) break;
+        }
+        await sleep(100);
+        const c = d.stats().vectors[0];
+        emit({ t: 'info', test, stats: c });
+        check('MSI: handler calls == raises', rounds, calls(0));
+        check('MSI: interrupts carried == raises', rounds, Atomics.load(ctl, CTL.SUM));
+        check('dispatcher: delivered + coalesced == raises', rounds, c.delivered + c.coalesced);
+        check('dispatcher: pending', 0, c.pending);
+      } finally {
+        await done();
+      }
+    });
+
+    await slot('dispatcher-e1000e-msix', async () => {
+      const { bar, d, calls, ctl, done } = await serve(
+        'e1000e',
+        { index: INDEX.MSIX, vectors: 5, workers: 2 },
+        busMaster,
+      );
+      try {
+        bar.write(0xe4, 0x8 | (0x9 << 4) | (0xa << 8) | (0xb << 12) | (0xc << 16));
+        const rounds = 4;
+        for (let k = 1; k <= rounds; k++) {
+          for (let v = 0; v < 5; v++) {
+            const cause = 1 << (20 + v);
+            bar.write(0xd8, 0xffffffff);
+            bar.write(0xd0, cause);
+            bar.write(0xc8, cause);
+            await until(() => calls(v) >= k, 5000);
+            bar.write(0xc0, 0xffffffff);
+            await sleep(2);
+          }
+        }
+        await sleep(50);
+        const s = d.stats();
+        emit({ t: 'info', test, stats: s.vectors });
+        for (let v = 0; v < 5; v++) {
+          check(`vector ${v}: handler calls == ICS raises`, rounds, calls(v));
+          check(`vector ${v}: interrupts carried == ICS raises`, rounds, Atomics.load(ctl, CTL.SUM + v));
+          check(
+            `vector ${v}: dispatcher delivered + coalesced == ICS raises`,
+            rounds,
+            s.vectors[v].delivered + s.vectors[v].coalesced,
+          );
+        }
+        check('dispatcher: pending', 0, s.totals.pending);
+      } finally {
+        await done();
+      }
+    });
+  }
 
   for (const h of Object.values(handles)) {
     h.group.close();
