@@ -118,6 +118,8 @@ export const IX = {
   MASK_ON_CALL: 5,
   INSIDE: 6,
   OVERLAP: 7,
+  /** The handler calls process.exit(7) on this call (1-based), once. */
+  EXIT_ON_CALL: 8,
 } as const;
 
 /** The INTx handler fixture's URL. */

@@ -14,6 +14,7 @@ import {
   SoftDevice,
   VFIO_PCI_NUM_IRQS,
 } from '@virq/core';
+import { Epoll } from '@virq/native';
 import test from 'ava';
 import { DispatchError, type DispatchErrorEvent, Dispatcher } from '../src/index.js';
 import { INTX_HANDLER, IX, Leaks, waitFor, warmUp } from './helpers.js';
@@ -125,21 +126,30 @@ for (const triggers of ['memory', 'eventfd'] as Triggers[]) {
       t.teardown(() => d.stop());
       // Masked while idle: the line fires (automask), the owner reads the trigger and holds the call.
       d.mask(0);
+      const batches = d.stats().workers[0].batches;
       t.is(dev.assertIntx(), 'signalled');
       const desc = dev.vectorTable.trigger(INTX, 0);
-      const unread = (): boolean => {
+      // Has the owner read the trigger? (A kernel eventfd is polled, not read, through an epoll set.)
+      const probe = desc?.kind === 'kernel' ? new Epoll() : undefined;
+      if (desc?.kind === 'kernel') probe?.add(desc.fd, 1);
+      const taken = (): boolean => {
         if (desc?.kind === 'shared') {
           const pool = EventFdPool.byId(desc.poolId)!;
           return SharedEventFd.from({ pool: pool.handle, slot: desc.slot, gen: desc.gen }).peek() === 0n;
         }
-        // A kernel eventfd cannot be peeked without reading it: the handler gate proves the rest.
-        return true;
+        return probe!.wait(4, 0).length === 0;
       };
       await waitFor(
-        () => unread() && d.stats().workers[0].state === 'sleeping' && d.stats().vectors[0].pending === 1,
+        () => {
+          const w = d.stats().workers[0];
+          return (
+            taken() && w.batches > batches && w.state === 'sleeping' && d.stats().vectors[0].pending === 1
+          );
+        },
         30_000,
         'the owner to take the interrupt and sleep again',
       );
+      probe?.close();
       t.is(word(IX.CALLS), 0, 'no handler call while masked');
       t.true(dev.intxHw.masked, 'the line stays masked: nobody unmasked it');
       dev.deassertIntx(); // the device withdrew its level meanwhile; the interrupt was signalled already
@@ -173,6 +183,39 @@ for (const triggers of ['memory', 'eventfd'] as Triggers[]) {
     },
   );
 }
+
+test.serial(
+  'a worker dying inside the INTx handler: the replacement delivers it again, then unmasks',
+  async (t) => {
+    const leaks = new Leaks();
+    const { dev, d, ctl, word, running, release, quiet, errors } = await setup('memory');
+    t.teardown(() => d.stop());
+    const restarted = new Promise((r) => d.once('restart', r));
+    Atomics.store(ctl, IX.EXIT_ON_CALL, 1);
+    t.is(dev.assertIntx(), 'signalled');
+    await restarted;
+    // The dead worker's call was taken back by the fixture: call 1 is the redelivery.
+    await running(1);
+    t.true(dev.intxHw.masked, 'still automasked: nobody unmasked while the worker was replaced');
+    dev.deassertIntx();
+    release(1);
+    await quiet();
+    t.is(word(IX.CALLS), 1);
+    t.like(d.stats().vectors[0], { raised: 1, delivered: 1, pending: 0, redelivered: 1 });
+    t.is(errors.length, 1);
+    t.is(errors[0].error.code, 'EWORKER');
+    t.is(errors[0].vector, 0);
+    // The line works on: assert, ack, quiet.
+    t.is(dev.assertIntx(), 'signalled');
+    await running(2);
+    dev.deassertIntx();
+    release(2);
+    await quiet();
+    t.is(word(IX.CALLS), 2);
+    await d.stop();
+    await leaks.check(t);
+  },
+);
 
 test('INTx is serviced in interrupt mode only; its vector is 0', async (t) => {
   for (const mode of ['poll', 'hybrid'] as const) {
