@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { EventFd } from '@virq/native';
 import { LatencyBuckets, makeClock, summarize } from './throughput-latency.js';
-import type { PhaseResult } from './throughput-types.js';
+import { baselineResult, type PhaseResult } from './throughput-types.js';
 
 /** Runs the epoll ping-pong for about `durationMs` (after `warmupMs`). */
 export async function runEpollBaseline(opts: {
@@ -65,17 +65,12 @@ export async function runEpollBaseline(opts: {
   for (const e of efds) e.close();
   ack.close();
   wake.close();
-  return {
+  return baselineResult({
     name: 'baseline: eventfd + epoll wake per event',
     threads: '1 epoll worker + main writing',
     seconds,
     handled,
-    raises: handled,
-    coalesced: 0,
-    handledPerSec: handled / seconds,
-    raisesPerSec: handled / seconds,
-    coalescedPct: 0,
     latencyUs: summarize(lat.toHistogram()),
-    cpuNsPerHandled: ((cpu.user + cpu.system) * 1000) / Math.max(1, handled),
-  };
+    cpu,
+  });
 }

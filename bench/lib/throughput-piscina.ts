@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { LatencyBuckets, makeClock, summarize } from './throughput-latency.js';
-import type { PhaseResult } from './throughput-types.js';
+import { baselineResult, type PhaseResult } from './throughput-types.js';
 
 /** Runs the piscina baseline for `durationMs` with `threads` pool threads and `vectors` in flight. */
 export async function runPiscinaBaseline(opts: {
@@ -49,17 +49,12 @@ export async function runPiscinaBaseline(opts: {
   running = false;
   await Promise.all(loops);
   await pool.destroy();
-  return {
+  return baselineResult({
     name: 'baseline: piscina task per event',
     threads: `${opts.threads} piscina threads + main`,
     seconds,
     handled,
-    raises: handled,
-    coalesced: 0,
-    handledPerSec: handled / seconds,
-    raisesPerSec: handled / seconds,
-    coalescedPct: 0,
     latencyUs: summarize(lat.toHistogram()),
-    cpuNsPerHandled: ((cpu.user + cpu.system) * 1000) / Math.max(1, handled),
-  };
+    cpu,
+  });
 }

@@ -39,3 +39,30 @@ export interface PhaseResult {
     balanced: boolean;
   };
 }
+
+/**
+ * The result of a one-delivery-per-event baseline (piscina task, eventfd + epoll wake): every raise is
+ * handled on its own, so raises = handled and nothing coalesces.
+ */
+export function baselineResult(p: {
+  name: string;
+  threads: string;
+  seconds: number;
+  handled: number;
+  latencyUs: LatencySummary;
+  cpu: NodeJS.CpuUsage;
+}): PhaseResult {
+  return {
+    name: p.name,
+    threads: p.threads,
+    seconds: p.seconds,
+    handled: p.handled,
+    raises: p.handled,
+    coalesced: 0,
+    handledPerSec: p.handled / p.seconds,
+    raisesPerSec: p.handled / p.seconds,
+    coalescedPct: 0,
+    latencyUs: p.latencyUs,
+    cpuNsPerHandled: ((p.cpu.user + p.cpu.system) * 1000) / Math.max(1, p.handled),
+  };
+}

@@ -6,6 +6,7 @@ import { ProgressBar } from './progress.js';
 import { renderHtmlReport } from './report-html.js';
 import { parseChoice, parseDuration, parseIntInRange } from './units.js';
 
+/** `virq bench --help`. */
 export const BENCH_HELP = `Usage: virq bench [--vectors 256] [--workers 2] [--mode hybrid] [--duration 10s]
                   [--json out.json] [--html report.html] [--stats-file PATH]
 

@@ -2,6 +2,7 @@ import { parseFlags } from './args.js';
 import { table } from './format.js';
 import { NO_VFIO_ADVICE, scanVfio, type VfioPciFunction } from './probe.js';
 
+/** `virq probe --help`. */
 export const PROBE_HELP = `Usage: virq probe [--json]
 
 Lists the PCI functions bound to vfio-pci and, for each, the IRQ info the kernel reports for every

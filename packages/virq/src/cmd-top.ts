@@ -3,6 +3,7 @@ import { si, table } from './format.js';
 import { findStatsFiles, processAlive, readSnapshot, type StatsSnapshot, statsDir } from './stats-source.js';
 import { parseDuration, parseIntInRange } from './units.js';
 
+/** `virq top --help`. */
 export const TOP_HELP = `Usage: virq top [--file PATH] [--interval 1s] [--iterations N] [--rows N] [--all]
 
 A live per-vector table of a running dispatcher, like /proc/interrupts crossed with top: raise rate
