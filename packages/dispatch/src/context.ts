@@ -2,6 +2,7 @@
  * The `ctx` handed to a vector's `handler` and `thread`: which vector, how many raises this delivery
  * carries, the user's data, masking of this vector, and its counters.
  */
+import { DispatchError } from './errors.js';
 import { type DispatchState, VC, VI, WI } from './layout.js';
 import type { VectorOps } from './ports.js';
 
@@ -90,9 +91,12 @@ export interface HandlerContext {
   readonly mode: 'interrupt' | 'poll';
   /**
    * Masks this vector: raises are held pending and no handler call for it starts until unmask().
-   * From another thread it also waits for a running handler of this vector to return (disable_irq).
+   * From another thread it also waits for a running handler of this vector to return (disable_irq),
+   * at most `options.timeoutMs` (default {@link DEFAULT_MASK_TIMEOUT_MS}); on timeout it throws a
+   * DispatchError 'ETIMEDOUT' and leaves the mask as it was before the call. Masking its own vector
+   * from inside its handler never waits.
    */
-  mask(): void;
+  mask(options?: MaskOptions): void;
   /** Unmasks this vector; whatever was held is delivered. */
   unmask(): void;
   /** This vector's counters. */
@@ -127,24 +131,107 @@ export function readCounters(state: DispatchState, ops: VectorOps, pos: number):
   };
 }
 
+/** Options of a mask call. */
+export interface MaskOptions {
+  /**
+   * How long to wait for a running handler of the vector to return; default
+   * {@link DEFAULT_MASK_TIMEOUT_MS}.
+   */
+  timeoutMs?: number;
+}
+
+/** Default bound on how long a mask waits for a running handler: 1 s. */
+export const DEFAULT_MASK_TIMEOUT_MS = 1000;
+/** First and longest pause between looks at a running handler (ms): a back-off, not a spin. */
+const NAP_MIN_MS = 0.02;
+const NAP_MAX_MS = 5;
+
+/** Checks a mask timeout; EINVAL for anything but a finite number >= 0. */
+export function maskTimeout(options: MaskOptions | undefined): number {
+  const t = options?.timeoutMs ?? DEFAULT_MASK_TIMEOUT_MS;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
+    throw new DispatchError('EINVAL', `mask: timeoutMs must be a finite number >= 0, got ${String(t)}`);
+  }
+  return t;
+}
+
 /**
- * Masks `pos` for the user. From a thread other than the owner, waits until no handler of `pos` runs: the owner publishes
- * CURRENT before it reads USER_MASKED, and we publish USER_MASKED before we read CURRENT, so
- * (sequentially consistent Atomics) either the owner sees the mask and holds the delivery, or we
- * see it running and wait for it.
+ * Publishes the user mask of `pos`; returns whether it was masked already (what a timed-out mask
+ * restores). The owner publishes CURRENT before it reads USER_MASKED, and we publish USER_MASKED
+ * before anyone reads CURRENT (see {@link handlerRunning}), so (sequentially consistent Atomics)
+ * either the owner sees the mask and holds the delivery, or the waiter sees it running.
  */
-export function maskVector(env: ContextEnv, pos: number): void {
+export function beginMask(env: ContextEnv, pos: number): boolean {
   const { state, ops } = env;
+  const was = state.vget(pos, VI.USER_MASKED) !== 0;
   state.vset(pos, VI.USER_MASKED, 1);
   // Masking a masked vector is a no-op in the model; if the poll loop unmasks it concurrently, it
   // re-reads USER_MASKED after its unmask and masks again (see servicer.ts, complete()).
   ops.mask(pos);
+  return was;
+}
+
+/**
+ * True while a handler of `pos` runs on a thread other than the caller's (its own handler, masking
+ * itself, must not wait for itself).
+ */
+export function handlerRunning(env: ContextEnv, pos: number): boolean {
+  const { state } = env;
   const owner = state.vget(pos, VI.OWNER);
-  if (owner >= 0 && owner !== env.selfSlot) {
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    while (state.wget(owner, WI.CURRENT) === pos && state.vget(pos, VI.OWNER) === owner) {
-      Atomics.wait(nap, 0, 0, 0.02);
-    }
+  return (
+    owner >= 0 &&
+    owner !== env.selfSlot &&
+    state.wget(owner, WI.CURRENT) === pos &&
+    state.vget(pos, VI.OWNER) === owner
+  );
+}
+
+/** Undoes {@link beginMask} after a timeout: unmasked again unless it was masked before. */
+export function abortMask(env: ContextEnv, pos: number, wasMasked: boolean): DispatchError {
+  if (!wasMasked) unmaskVector(env, pos);
+  const vector = env.vectors[pos];
+  return new DispatchError(
+    'ETIMEDOUT',
+    `mask: the handler of vector ${vector} did not return in time; the vector is ${wasMasked ? 'still masked (it was before)' : 'unmasked again'}`,
+    { vector },
+  );
+}
+
+/** The next pause of the mask back-off: doubles from 20 µs up to 5 ms. */
+export function nextNap(ms: number): number {
+  return Math.min(ms * 2, NAP_MAX_MS);
+}
+
+/**
+ * Masks `pos` for the user and, from a thread other than the owner, waits (blocking this thread,
+ * with a back-off) until no handler of `pos` runs, at most `timeoutMs`: then it throws ETIMEDOUT
+ * and restores the mask as it was (see {@link abortMask}). Two handlers masking each other's vectors
+ * thus fail after the timeout instead of deadlocking.
+ */
+export function maskVector(env: ContextEnv, pos: number, timeoutMs = DEFAULT_MASK_TIMEOUT_MS): void {
+  const was = beginMask(env, pos);
+  if (!handlerRunning(env, pos)) return;
+  const deadline = performance.now() + timeoutMs;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  let ms = NAP_MIN_MS;
+  while (handlerRunning(env, pos)) {
+    const left = deadline - performance.now();
+    if (left <= 0) throw abortMask(env, pos, was);
+    Atomics.wait(nap, 0, 0, Math.min(ms, left));
+    ms = nextNap(ms);
+  }
+}
+
+/** What {@link maskVectorAsync} waits with (setTimeout on the main thread). */
+export async function maskVectorAsync(env: ContextEnv, pos: number, timeoutMs: number): Promise<void> {
+  const was = beginMask(env, pos);
+  const deadline = performance.now() + timeoutMs;
+  let ms = 1;
+  while (handlerRunning(env, pos)) {
+    const left = deadline - performance.now();
+    if (left <= 0) throw abortMask(env, pos, was);
+    await new Promise((r) => setTimeout(r, Math.min(ms, left)));
+    ms = Math.min(ms * 2, 20);
   }
 }
 
@@ -194,8 +281,8 @@ export class VectorContext implements HandlerContext {
     return this.env.state.vget(this.pos, VI.MODE) === 0 ? 'interrupt' : 'poll';
   }
 
-  mask(): void {
-    maskVector(this.env, this.pos);
+  mask(options?: MaskOptions): void {
+    maskVector(this.env, this.pos, maskTimeout(options));
   }
 
   unmask(): void {

@@ -23,7 +23,15 @@ import {
 import { EventFd } from '@virq/native';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
 import { type AffinitySpec, resolveAffinity } from './affinity.js';
-import { maskVector, readCounters, unmaskVector, type VectorCounters } from './context.js';
+import {
+  type MaskOptions,
+  maskTimeout,
+  maskVector,
+  maskVectorAsync,
+  readCounters,
+  unmaskVector,
+  type VectorCounters,
+} from './context.js';
 import { DeferredWork } from './deferred.js';
 import { attachEnv, type Env, type EnvHandle, type EoiSpec } from './env.js';
 import { DispatchError, toError } from './errors.js';
@@ -181,6 +189,23 @@ const MODES: Record<DispatchMode, 0 | 1 | 2> = MODE;
 const CRASH_LOOP = 5;
 const STATES = ['starting', 'running', 'sleeping', 'stopped', 'dead'] as const;
 
+/** EINVAL unless `value` is undefined or a number in [min, max] (an integer when `integer`). */
+function checkNumber(name: string, value: unknown, min: number, max: number, integer: boolean): void {
+  if (value === undefined) return;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value >= min &&
+    value <= max &&
+    (!integer || Number.isInteger(value));
+  if (!ok) {
+    throw new DispatchError(
+      'EINVAL',
+      `Dispatcher: ${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${String(value)}`,
+    );
+  }
+}
+
 /**
  * Services interrupt vectors of a device on worker threads. Events: 'error'
  * ({@link DispatchErrorEvent}) for a handler that threw, deferred work that failed and a worker that
@@ -200,6 +225,8 @@ export class Dispatcher extends EventEmitter {
   private readonly o: DispatcherOptions;
   private readonly url: string;
   private owners: Int32Array;
+  /** Vector number → position, built once (mask/unmask/ownerOf are called on hot paths). */
+  private readonly positions: Map<number, number>;
   private state: DispatchState | undefined;
   private env: Env | undefined;
   private envHandle: EnvHandle | undefined;
@@ -237,6 +264,7 @@ export class Dispatcher extends EventEmitter {
       seen.add(x);
     }
     this.vectors = list;
+    this.positions = new Map(list.map((v, pos) => [v, pos]));
     this.workerCount = options.workers ?? 2;
     if (!Number.isInteger(this.workerCount) || this.workerCount < 1 || this.workerCount > 256) {
       throw new DispatchError(
@@ -264,6 +292,15 @@ export class Dispatcher extends EventEmitter {
     this.owners = resolveAffinity(options.affinity ?? 'spread', list, this.workerCount);
     this.url = moduleUrl(options.module);
     const h = options.hybrid ?? {};
+    checkNumber('spinMicros', options.spinMicros, 0, 1_000_000, false);
+    checkNumber('idlePolls', options.idlePolls, 1, 1_000_000, true);
+    checkNumber('hybrid.pollAbove', h.pollAbove, 0, Number.MAX_SAFE_INTEGER, false);
+    checkNumber('hybrid.interruptBelow', h.interruptBelow, 0, Number.MAX_SAFE_INTEGER, false);
+    // windowMs 0 would make a hybrid worker never block, a negative one sleep forever.
+    checkNumber('hybrid.windowMs', h.windowMs, 0.001, 60_000, false);
+    checkNumber('deferredThreads', options.deferredThreads, 1, 256, true);
+    checkNumber('statsIntervalMs', options.statsIntervalMs, 10, 2_147_483_647, false);
+    checkNumber('timeoutMs', options.timeoutMs, 1, 2_147_483_647, false);
     this.tuning = {
       mode: MODES[this.mode],
       budget,
@@ -289,12 +326,20 @@ export class Dispatcher extends EventEmitter {
     this.phase = 'starting';
     try {
       await this.doStart();
-      this.phase = 'running';
     } catch (err) {
+      // stop() called meanwhile owns the teardown: wait for it rather than run a second one.
+      if (this.stopping !== undefined) {
+        await this.stopping;
+        throw err;
+      }
+      // 'stopping' before teardown: workers that were ready and now exit on STOP are not crashes
+      // (in 'starting' exited() would report them and spawn replacements that outlive start()).
+      this.phase = 'stopping';
       await this.teardown();
       this.phase = 'stopped';
       throw err;
     }
+    this.phase = 'running';
   }
 
   private async doStart(): Promise<void> {
@@ -332,10 +377,16 @@ export class Dispatcher extends EventEmitter {
         device.vectorTable.unregisterPool(pool);
         pool.unregister();
       });
-      const efds = this.vectors.map(() => SharedEventFd.create({ pool, nonblock: true }));
-      this.closers.push(() => {
-        for (const e of efds) if (!e.closed) e.close();
-      });
+      // Each closer is pushed right after its create: a create that fails part way (pool full,
+      // EMFILE) must not leak the ones made before it.
+      const efds: SharedEventFd[] = [];
+      for (let pos = 0; pos < n; pos++) {
+        const e = SharedEventFd.create({ pool, nonblock: true });
+        efds.push(e);
+        this.closers.push(() => {
+          if (!e.closed) e.close();
+        });
+      }
       if (level) {
         const u = SharedEventFd.create({ pool, nonblock: true });
         this.closers.push(() => {
@@ -349,16 +400,18 @@ export class Dispatcher extends EventEmitter {
       this.triggers = bells.map((bell) => ({ kind: 'memory', bell, triggers: handles }));
       data = efds;
     } else {
-      const efds = this.vectors.map(() => EventFd.create({ nonblock: true }));
+      const efds: EventFd[] = [];
+      for (let pos = 0; pos < n; pos++) {
+        const e = EventFd.create({ nonblock: true });
+        efds.push(e);
+        this.closers.push(() => e.close());
+      }
       if (level) {
         const u = EventFd.create({ nonblock: true });
+        this.closers.push(() => u.close());
         unmaskEfd = u;
         eoi = { kind: 'eventfd', fd: u.fd };
-        this.closers.push(() => u.close());
       }
-      this.closers.push(() => {
-        for (const e of efds) e.close();
-      });
       const fds = efds.map((e) => e.fd);
       for (let w = 0; w < this.workerCount; w++) {
         const wake = EventFd.create({ nonblock: true });
@@ -397,9 +450,36 @@ export class Dispatcher extends EventEmitter {
     for (let w = 0; w < this.workerCount; w++) this.slots.push(this.newSlot(w));
     for (const slot of this.slots) this.spawn(slot, false);
     await this.bounded(Promise.all(this.slots.map((s) => s.ready)), 'service workers did not start');
+    // A worker posts 'ready' before it looks at STOP, so every ready can arrive after stop() began
+    // tearing down: nothing may be created past this point then (stop() has closed what exists).
+    if (this.phase !== 'starting' || this.stopping !== undefined) {
+      throw new DispatchError('ESTATE', 'Dispatcher: stop() was called during start()');
+    }
     state.header[H.RUNNING] = 1;
     if (this.o.statsFile !== undefined) {
-      this.exporter = new StatsExporter(this.o.statsFile, this.o.statsIntervalMs ?? 1000, () => this.stats());
+      try {
+        this.exporter = new StatsExporter(
+          this.o.statsFile,
+          this.o.statsIntervalMs ?? 1000,
+          () => this.stats(),
+          (err) =>
+            this.fail({
+              error: new DispatchError(
+                'EIO',
+                `Dispatcher: writing stats to ${this.o.statsFile} failed: ${toError(err).message}`,
+                { cause: err },
+              ),
+            }),
+        );
+      } catch (err) {
+        throw new DispatchError(
+          'EIO',
+          `Dispatcher: cannot write stats to ${this.o.statsFile}: ${toError(err).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
     }
   }
 
@@ -423,21 +503,11 @@ export class Dispatcher extends EventEmitter {
         else runs.push([v, v]);
       }
     }
-    for (const [start, end] of runs) {
-      const data = [];
-      for (let v = start; v <= end; v++) data.push(byVector.get(v) ?? -1);
-      const r = device.setIrqs({
-        flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-        index: this.index,
-        start,
-        count: end - start + 1,
-        data: data as never,
-      });
-      if (r > 0) {
-        throw new DispatchError('EINVAL', `Dispatcher: the device granted only ${r} vectors`);
-      }
-    }
+    // The unbind step is registered before the first SET_IRQS and covers the runs bound so far, so a
+    // run that fails leaves none of the earlier ones bound.
+    let done = 0;
     this.closers.push(() => {
+      if (done === 0) return;
       if (!enabled) {
         device.setIrqs({
           flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -446,7 +516,7 @@ export class Dispatcher extends EventEmitter {
           count: 0,
         });
       } else {
-        for (const [start, end] of runs) {
+        for (const [start, end] of runs.slice(0, done)) {
           device.setIrqs({
             flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
             index: this.index,
@@ -457,6 +527,21 @@ export class Dispatcher extends EventEmitter {
         }
       }
     });
+    for (const [start, end] of runs) {
+      const data = [];
+      for (let v = start; v <= end; v++) data.push(byVector.get(v) ?? -1);
+      const r = device.setIrqs({
+        flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+        index: this.index,
+        start,
+        count: end - start + 1,
+        data: data as never,
+      });
+      done++;
+      if (r > 0) {
+        throw new DispatchError('EINVAL', `Dispatcher: the device granted only ${r} vectors`);
+      }
+    }
   }
 
   /**
@@ -579,7 +664,7 @@ export class Dispatcher extends EventEmitter {
 
   private exited(slot: Slot, _worker: Worker, code: number, wasReady: boolean): void {
     const state = this.state!;
-    if (this.phase === 'stopping' || this.phase === 'stopped') {
+    if (this.phase === 'stopping' || this.phase === 'stopped' || Atomics.load(state.header, H.STOP) !== 0) {
       if (!wasReady) slot.failReady(new DispatchError('ESTATE', 'stopped'));
       return;
     }
@@ -668,18 +753,33 @@ export class Dispatcher extends EventEmitter {
   }
 
   private posOf(vector: number): number {
-    const pos = this.vectors.indexOf(vector);
-    if (pos < 0)
+    const pos = this.positions.get(vector);
+    if (pos === undefined)
       throw new DispatchError('EINVAL', `Dispatcher: vector ${vector} is not serviced`, { vector });
     return pos;
   }
 
   /**
    * Masks a vector (disable_irq): its raises are held pending, and once this returns no handler
-   * of it runs until {@link unmask}.
+   * of it runs until {@link unmask}. If a handler of it is running, this blocks the calling thread
+   * until it returns, at most `options.timeoutMs` (default 1000 ms); then it throws a DispatchError
+   * 'ETIMEDOUT' and the vector is unmasked again (or stays masked if it was before the call).
+   * Prefer {@link maskAsync} on an event loop that must keep turning.
    */
-  mask(vector: number): void {
-    maskVector(this.running('mask'), this.posOf(vector));
+  mask(vector: number, options?: MaskOptions): void {
+    const timeoutMs = maskTimeout(options);
+    maskVector(this.running('mask'), this.posOf(vector), timeoutMs);
+  }
+
+  /**
+   * {@link mask} without blocking the event loop: the mask takes effect at once (no new handler
+   * call of the vector starts), and the promise resolves once no handler of it runs. Rejects with
+   * 'ETIMEDOUT' after `options.timeoutMs` (default 1000 ms), restoring the mask as {@link mask}
+   * does.
+   */
+  async maskAsync(vector: number, options?: MaskOptions): Promise<void> {
+    const timeoutMs = maskTimeout(options);
+    await maskVectorAsync(this.running('maskAsync'), this.posOf(vector), timeoutMs);
   }
 
   /** Unmasks a vector; what was held is delivered. */
@@ -793,6 +893,8 @@ export class Dispatcher extends EventEmitter {
       this.phase = 'stopped';
       return Promise.resolve();
     }
+    // During start(), mark it at once: start() checks the phase when its workers are ready.
+    if (this.phase === 'starting') this.phase = 'stopping';
     this.stopping = (async () => {
       await this.moves;
       this.phase = 'stopping';

@@ -17,8 +17,13 @@ export type DispatchErrorCode =
   | 'EWORKER'
   /** The handler module could not be loaded or does not export `handler`. */
   | 'EMODULE'
-  /** A bounded wait for a worker (start, rebalance, stop) did not complete in time. */
-  | 'ETIMEDOUT';
+  /**
+   * A bounded wait did not complete in time: for a worker (start, rebalance, stop), or for a
+   * running handler of a vector being masked.
+   */
+  | 'ETIMEDOUT'
+  /** Writing the stats file failed (reported through 'error'; the exporter keeps trying). */
+  | 'EIO';
 
 /** Error with an errno-style {@link DispatchErrorCode}, optionally naming a vector and a worker. */
 export class DispatchError extends Error {

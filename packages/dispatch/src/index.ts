@@ -5,7 +5,8 @@
  * @packageDocumentation
  */
 export { type AffinitySpec, resolveAffinity } from './affinity.js';
-export type { HandlerContext, VectorCounters } from './context.js';
+export type { HandlerContext, MaskOptions, VectorCounters } from './context.js';
+export { DEFAULT_MASK_TIMEOUT_MS } from './context.js';
 export {
   type DispatchErrorEvent,
   Dispatcher,

@@ -14,28 +14,56 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 export class StatsExporter {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** A failure was reported and no write succeeded since (one report per failing streak). */
+  private failing = false;
 
+  /**
+   * Writes the first snapshot at once (a failure there throws), then every `intervalMs`. A failing
+   * periodic write (ENOSPC, the directory removed) goes to `onError` once per streak of failures
+   * and the exporter keeps trying: a timer callback must never throw, that would end the process.
+   */
   constructor(
     readonly path: string,
     intervalMs: number,
     private readonly snapshot: () => unknown,
+    private readonly onError: (err: unknown) => void = () => {},
   ) {
     if (!Number.isFinite(intervalMs) || intervalMs < 10) {
       throw new RangeError(`StatsExporter: intervalMs must be >= 10, got ${intervalMs}`);
     }
     this.write();
-    this.timer = setInterval(() => this.write(), intervalMs);
+    this.timer = setInterval(() => this.tick(), intervalMs);
     // Stats alone must not keep a process alive.
     this.timer.unref();
   }
 
-  /** Writes one snapshot now. */
+  private tick(): void {
+    try {
+      this.write();
+      this.failing = false;
+    } catch (err) {
+      if (this.failing) return;
+      this.failing = true;
+      try {
+        this.onError(err);
+      } catch {
+        // The reporter itself must not turn into an uncaught exception in a timer.
+      }
+    }
+  }
+
+  /** Writes one snapshot now; throws what the write throws. */
   write(): void {
     if (this.closed) return;
     const tmp = `${this.path}.${process.pid}.tmp`;
     const doc = { pid: process.pid, time: Date.now(), ...(this.snapshot() as object) };
-    writeFileSync(tmp, JSON.stringify(doc));
-    renameSync(tmp, this.path);
+    try {
+      writeFileSync(tmp, JSON.stringify(doc));
+      renameSync(tmp, this.path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
   }
 
   /** Stops writing and removes the file. */

@@ -73,6 +73,19 @@ test('bad options are rejected with EINVAL before anything starts', (t) => {
     [{ affinity: () => 5 }, /mapped to worker 5/],
     [{ hybrid: { pollAbove: 10, interruptBelow: 20 } }, /interruptBelow/],
     [{ device: {} }, /IrqDevice/],
+    [{ hybrid: { windowMs: 0 } }, /hybrid.windowMs must be/],
+    [{ hybrid: { windowMs: -5 } }, /hybrid.windowMs must be/],
+    [{ hybrid: { windowMs: Number.NaN } }, /hybrid.windowMs must be/],
+    [{ hybrid: { pollAbove: -1 } }, /hybrid.pollAbove must be/],
+    [{ spinMicros: -1 }, /spinMicros must be/],
+    [{ spinMicros: Number.POSITIVE_INFINITY }, /spinMicros must be/],
+    [{ idlePolls: 0 }, /idlePolls must be an integer/],
+    [{ idlePolls: 1.5 }, /idlePolls must be an integer/],
+    [{ deferredThreads: 0 }, /deferredThreads must be an integer/],
+    [{ deferredThreads: 2.5 }, /deferredThreads must be an integer/],
+    [{ statsIntervalMs: 5 }, /statsIntervalMs must be/],
+    [{ statsIntervalMs: '100' }, /statsIntervalMs must be/],
+    [{ timeoutMs: 0 }, /timeoutMs must be/],
   ];
   for (const [extra, message] of cases) {
     const e = t.throws(() => new Dispatcher({ ...base, ...extra } as never), {

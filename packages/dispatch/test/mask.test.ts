@@ -1,7 +1,7 @@
 import { SoftDevice, ST_MASKED, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import test from 'ava';
 import fc from 'fast-check';
-import { type DispatchErrorEvent, Dispatcher, type DispatchMode } from '../src/index.js';
+import { DispatchError, type DispatchErrorEvent, Dispatcher, type DispatchMode } from '../src/index.js';
 import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, waitFor, warmUp } from './helpers.js';
 
 test.before(warmUp);
@@ -135,3 +135,71 @@ for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
     await leaks.check(t);
   });
 }
+
+test.serial(
+  'mask() of a vector whose handler is stuck times out with ETIMEDOUT; maskAsync() waits without blocking',
+  async (t) => {
+    const leaks = new Leaks();
+    const dev = new SoftDevice({ msix: { vectors: 2 } });
+    const gate = new SharedArrayBuffer(8);
+    const g = new Int32Array(gate);
+    const d = new Dispatcher({
+      device: dev,
+      vectors: 2,
+      workers: 2,
+      mode: 'interrupt',
+      module: new URL('./fixtures/gate-handler.js', import.meta.url),
+      data: { gate, stuckVector: 0 },
+    });
+    const errors: DispatchErrorEvent[] = [];
+    d.on('error', (e) => errors.push(e));
+    await d.start();
+    t.teardown(() => {
+      Atomics.store(g, 0, 1);
+      Atomics.notify(g, 0);
+      return d.stop();
+    });
+    const masked = () => d.stats().vectors[0].masked;
+    dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, 0);
+    await waitFor(() => Atomics.load(g, 1) === 1, 30_000, 'the handler of vector 0 to block');
+    // Blocking mask: bounded, and an unmasked vector is unmasked again after the timeout.
+    const e1 = t.throws(() => d.mask(0, { timeoutMs: 50 }), { instanceOf: DispatchError });
+    t.is(e1?.code, 'ETIMEDOUT');
+    t.is(e1?.vector, 0);
+    t.false(masked(), 'a timed-out mask leaves the vector unmasked, as it was');
+    const e2 = await t.throwsAsync(() => d.maskAsync(0, { timeoutMs: 50 }), { instanceOf: DispatchError });
+    t.is(e2?.code, 'ETIMEDOUT');
+    t.false(masked());
+    // A long maskAsync masks at once and waits; a mask timing out meanwhile keeps it masked.
+    let settled = false;
+    const p = d.maskAsync(0, { timeoutMs: 60_000 }).then(() => {
+      settled = true;
+    });
+    t.true(masked());
+    t.is(t.throws(() => d.mask(0, { timeoutMs: 20 }), { instanceOf: DispatchError })?.code, 'ETIMEDOUT');
+    t.true(masked(), 'it was masked before the call, so it stays masked');
+    t.false(settled, 'maskAsync waits for the stuck handler');
+    t.is(
+      t.throws(() => d.mask(0, { timeoutMs: -1 }), { instanceOf: DispatchError })?.code,
+      'EINVAL',
+      'a bad timeout is EINVAL',
+    );
+    Atomics.store(g, 0, 1);
+    Atomics.notify(g, 0);
+    await p;
+    t.is(Atomics.load(g, 1), 0, 'resolved only once the handler returned');
+    t.true(masked());
+    // Held while masked, delivered on unmask.
+    dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, 0);
+    await waitFor(() => d.stats().vectors[0].pending === 1, 30_000, 'the raise to be held');
+    t.is(d.stats().vectors[0].handled, 1);
+    d.unmask(0);
+    await quiesce(d, 2);
+    t.is(d.stats().vectors[0].handled, 2);
+    d.mask(0);
+    t.true(masked(), 'with no handler running, mask() returns at once');
+    t.deepEqual(errors, []);
+    await d.stop();
+    await leaks.check(t);
+  },
+);
