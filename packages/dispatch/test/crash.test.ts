@@ -1,41 +1,14 @@
-import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import test from 'ava';
-import { type DispatchErrorEvent, Dispatcher } from '../src/index.js';
-import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, waitFor, warmUp } from './helpers.js';
+import type { Dispatcher } from '../src/index.js';
+import { quiesce, R, type Records, waitFor, warmUp, withDispatcher } from './helpers.js';
 
 test.before(warmUp);
 
 const N = 64;
 
-function setup(t: import('ava').ExecutionContext, data: Record<string, unknown>, extra: object = {}) {
-  const dev = new SoftDevice({ msix: { vectors: N } });
-  const rec = new Records(N);
-  const d = new Dispatcher({
-    device: dev,
-    vectors: N,
-    workers: 2,
-    module: RECORD_HANDLER,
-    mode: 'interrupt',
-    data: { buf: rec.buf, seq: rec.seq, vectors: range(N), ...data },
-    ...extra,
-  });
-  const errors: DispatchErrorEvent[] = [];
-  const restarts: number[] = [];
-  d.on('error', (e) => errors.push(e));
-  d.on('restart', (e: { workerId: number }) => restarts.push(e.workerId));
-  t.teardown(() => d.stop());
-  const storm = (rounds: number, raisers = 2) =>
-    raise(
-      range(raisers).map((i) => ({
-        table: dev.vectorTable.handle,
-        index: VFIO_PCI_MSIX_IRQ_INDEX,
-        vectors: range(N),
-        rounds,
-        seq: rec.seq,
-        seed: 99 + i,
-      })),
-    );
-  return { dev, rec, d, errors, restarts, storm };
+/** The crash tests' dispatcher: N vectors, 2 workers, interrupt mode, the record handler with `data`. */
+function setup(t: import('ava').ExecutionContext, data: Record<string, unknown>) {
+  return withDispatcher(t, { vectors: N, workers: 2, mode: 'interrupt', data });
 }
 
 function exact(t: import('ava').ExecutionContext, d: Dispatcher, rec: Records): void {
@@ -53,9 +26,7 @@ function exact(t: import('ava').ExecutionContext, d: Dispatcher, rec: Records): 
 test.serial(
   'a handler that throws is reported with its vector, counted, and servicing goes on',
   async (t) => {
-    const leaks = new Leaks();
-    const { d, rec, errors, storm } = setup(t, { throwVectors: [3, 40], throwEvery: 2 });
-    await d.start();
+    const { d, rec, errors, storm, finish } = await setup(t, { throwVectors: [3, 40], throwEvery: 2 });
     const accepted = await storm(100);
     await quiesce(d, accepted);
     exact(t, d, rec);
@@ -79,18 +50,16 @@ test.serial(
       s.workers.every((w) => w.incarnation === 0),
       'a throwing handler does not kill its worker',
     );
-    await d.stop();
-    await leaks.check(t);
+    await finish();
   },
 );
 
 test.serial('process.exit() in a handler: reported, worker replaced, nothing lost', async (t) => {
-  const leaks = new Leaks();
   const exitOnce = new SharedArrayBuffer(12);
   // Three crashes on vectors owned by both workers (spread: odd → 1, even → 0), each on the
   // vector's second handler call. A storm coalesces many raises into few calls, so storm in phases
   // (each waits until every raise was consumed): every vector gets at least one call per phase.
-  const { d, rec, errors, restarts, storm } = setup(t, {
+  const { d, rec, errors, restarts, storm, finish } = await setup(t, {
     exits: [
       [5, 2],
       [10, 2],
@@ -98,10 +67,9 @@ test.serial('process.exit() in a handler: reported, worker replaced, nothing los
     ],
     exitOnce,
   });
-  await d.start();
   let accepted = 0;
   for (let phase = 0; phase < 3; phase++) {
-    accepted += await storm(50, 3);
+    accepted += await storm(50, { raisers: 3 });
     await quiesce(d, accepted);
   }
   await waitFor(() => restarts.length === 3, 60_000, 'three replacements');
@@ -134,14 +102,11 @@ test.serial('process.exit() in a handler: reported, worker replaced, nothing los
   accepted += await storm(20);
   await quiesce(d, accepted);
   exact(t, d, rec);
-  await d.stop();
-  await leaks.check(t);
+  await finish();
 });
 
 test.serial('deferred work that throws is reported with its vector; the vector keeps working', async (t) => {
-  const leaks = new Leaks();
-  const { d, rec, errors, storm } = setup(t, { defer: true, threadThrowVectors: [7] });
-  await d.start();
+  const { d, rec, errors, storm, finish } = await setup(t, { defer: true, threadThrowVectors: [7] });
   const accepted = await storm(30);
   await quiesce(d, accepted);
   await d.stop();
@@ -158,5 +123,5 @@ test.serial('deferred work that throws is reported with its vector; the vector k
   const threadErrors = errors.filter((e) => e.error.code === 'ETHREAD');
   t.is(threadErrors.length, s.vectors[7].deferredErrors);
   t.true(threadErrors.every((e) => e.vector === 7));
-  await leaks.check(t);
+  await finish();
 });

@@ -5,10 +5,10 @@
 import { readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import type { VectorTableHandle } from '@virq/core';
+import { SoftDevice, type VectorTableHandle, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import { isAvailable } from '@virq/native';
 import type { ExecutionContext } from 'ava';
-import type { Dispatcher } from '../src/index.js';
+import { type DispatchErrorEvent, Dispatcher, type DispatcherOptions } from '../src/index.js';
 
 /** The fds this process holds now. */
 export function openFds(): string[] {
@@ -168,4 +168,80 @@ export async function raise(opts: RaiserOptions[]): Promise<number> {
 /** 0..n-1. */
 export function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Options of {@link withDispatcher}: Dispatcher options minus the parts it fills in. */
+export interface RecordedOptions extends Omit<DispatcherOptions, 'device' | 'vectors' | 'module' | 'data'> {
+  /** Vectors 0..n-1 of an n-vector MSI-X SoftDevice. */
+  vectors: number;
+  /** Record-handler behaviour, merged into its `data` (buf, seq and vectors are filled in). */
+  data?: Record<string, unknown>;
+  /** The handler module; default the record handler (which reads `data` as set up here). */
+  module?: string | URL;
+  /** Start the dispatcher before returning; default true. */
+  start?: boolean;
+}
+
+/** What {@link withDispatcher} sets up. */
+export interface Recorded {
+  dev: SoftDevice;
+  rec: Records;
+  d: Dispatcher;
+  /** Every 'error' event. */
+  errors: DispatchErrorEvent[];
+  /** Slots of every 'restart' event. */
+  restarts: number[];
+  /** Raiser threads over all vectors (or `positions`); resolves with the raises accepted. */
+  storm(rounds: number, o?: { raisers?: number; seed?: number; positions?: number[] }): Promise<number>;
+  /** Stops the dispatcher and checks that no worker thread or fd is left. */
+  finish(): Promise<void>;
+}
+
+/**
+ * The common test set-up: a leak snapshot, an n-vector SoftDevice, record-handler rows and a
+ * Dispatcher servicing all n vectors with the record handler (started unless `start: false`),
+ * collecting its events. The dispatcher is also stopped in teardown, so a failing test leaves
+ * nothing running; `finish()` is the explicit stop plus leak check.
+ */
+export async function withDispatcher(t: ExecutionContext, o: RecordedOptions): Promise<Recorded> {
+  const leaks = new Leaks();
+  const { vectors: n, data, start = true, ...rest } = o;
+  const dev = new SoftDevice({ msix: { vectors: n } });
+  const rec = new Records(n);
+  const d = new Dispatcher({
+    module: RECORD_HANDLER,
+    ...rest,
+    device: dev,
+    vectors: n,
+    data: { buf: rec.buf, seq: rec.seq, vectors: range(n), ...data },
+  });
+  const errors: DispatchErrorEvent[] = [];
+  const restarts: number[] = [];
+  d.on('error', (e) => errors.push(e));
+  d.on('restart', (e: { workerId: number }) => restarts.push(e.workerId));
+  t.teardown(() => d.stop());
+  if (start) await d.start();
+  return {
+    dev,
+    rec,
+    d,
+    errors,
+    restarts,
+    storm: (rounds, { raisers = 2, seed = 99, positions } = {}) =>
+      raise(
+        range(raisers).map((i) => ({
+          table: dev.vectorTable.handle,
+          index: VFIO_PCI_MSIX_IRQ_INDEX,
+          vectors: range(n),
+          positions,
+          rounds,
+          seq: rec.seq,
+          seed: seed + i,
+        })),
+      ),
+    finish: async () => {
+      await d.stop();
+      await leaks.check(t);
+    },
+  };
 }

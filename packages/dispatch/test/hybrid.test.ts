@@ -1,7 +1,7 @@
 import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import test from 'ava';
 import { Dispatcher } from '../src/index.js';
-import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, waitFor, warmUp } from './helpers.js';
+import { Leaks, quiesce, R, range, waitFor, warmUp, withDispatcher } from './helpers.js';
 
 test.before(warmUp);
 
@@ -10,23 +10,13 @@ const N = 8;
 test.serial(
   'hybrid: a stormed vector switches to poll mode, and back to interrupt when it calms',
   async (t) => {
-    const leaks = new Leaks();
-    const dev = new SoftDevice({ msix: { vectors: N } });
-    const rec = new Records(N);
-    const d = new Dispatcher({
-      device: dev,
+    const { rec, d, storm, finish } = await withDispatcher(t, {
       vectors: N,
       workers: 2,
-      module: RECORD_HANDLER,
       mode: 'hybrid',
       budget: 16,
       hybrid: { pollAbove: 5_000, interruptBelow: 1_000, windowMs: 5 },
-      data: { buf: rec.buf, seq: rec.seq, vectors: range(N) },
     });
-    t.teardown(() => d.stop());
-    await d.start();
-    const table = dev.vectorTable.handle;
-    const index = VFIO_PCI_MSIX_IRQ_INDEX;
     t.true(
       d.stats().vectors.every((v) => v.mode === 'interrupt'),
       'every vector starts in interrupt mode',
@@ -36,16 +26,12 @@ test.serial(
     let accepted = 0;
     const stormed = (async () => {
       while (d.stats().vectors[0].toPoll === 0) {
-        const n = await raise([
-          { table, index, vectors: range(N), positions: [0], rounds: 20_000, seq: rec.seq, seed: 3 },
-        ]);
+        const n = await storm(20_000, { raisers: 1, positions: [0], seed: 3 });
         accepted += n;
       }
     })();
     for (let i = 0; i < 10; i++) {
-      const n = await raise([
-        { table, index, vectors: range(N), positions: [1], rounds: 1, seq: rec.seq, seed: 4 },
-      ]);
+      const n = await storm(1, { raisers: 1, positions: [1], seed: 4 });
       accepted += n;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -74,36 +60,18 @@ test.serial(
       sleeps,
       'an idle worker does not wake by itself',
     );
-    await d.stop();
-    await leaks.check(t);
+    await finish();
   },
 );
 
 test.serial('poll mode: NAPI masks a busy vector, polls it within its budget, then unmasks it', async (t) => {
-  const leaks = new Leaks();
-  const dev = new SoftDevice({ msix: { vectors: N } });
-  const rec = new Records(N);
-  const d = new Dispatcher({
-    device: dev,
+  const { dev, rec, d, storm, finish } = await withDispatcher(t, {
     vectors: N,
     workers: 1,
-    module: RECORD_HANDLER,
     mode: 'poll',
     budget: 4,
-    data: { buf: rec.buf, seq: rec.seq, vectors: range(N) },
   });
-  t.teardown(() => d.stop());
-  await d.start();
-  const accepted = await raise(
-    range(2).map((i) => ({
-      table: dev.vectorTable.handle,
-      index: VFIO_PCI_MSIX_IRQ_INDEX,
-      vectors: range(N),
-      rounds: 5_000,
-      seq: rec.seq,
-      seed: 11 + i,
-    })),
-  );
+  const accepted = await storm(5_000, { seed: 11 });
   await quiesce(d, accepted);
   const s = d.stats();
   t.true(s.totals.coalesced > 0);
@@ -121,8 +89,7 @@ test.serial('poll mode: NAPI masks a busy vector, polls it within its budget, th
   );
   t.is(rec.sum(R.ORDER_BAD), 0);
   t.is(rec.sum(R.OVERLAP), 0);
-  await d.stop();
-  await leaks.check(t);
+  await finish();
 });
 
 test.serial(

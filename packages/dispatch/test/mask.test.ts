@@ -1,8 +1,8 @@
-import { SoftDevice, ST_MASKED, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import { ST_MASKED, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import test from 'ava';
 import fc from 'fast-check';
-import { DispatchError, type DispatchErrorEvent, Dispatcher, type DispatchMode } from '../src/index.js';
-import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, waitFor, warmUp } from './helpers.js';
+import { DispatchError, type DispatchMode } from '../src/index.js';
+import { quiesce, R, waitFor, warmUp, withDispatcher } from './helpers.js';
 
 test.before(warmUp);
 
@@ -10,22 +10,12 @@ const N = 16;
 
 for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
   test.serial(`${mode}: no delivery while masked, held raises delivered on unmask (property)`, async (t) => {
-    const leaks = new Leaks();
-    const dev = new SoftDevice({ msix: { vectors: N } });
-    const rec = new Records(N);
-    const d = new Dispatcher({
-      device: dev,
+    const { dev, rec, d, errors, storm, finish } = await withDispatcher(t, {
       vectors: N,
       workers: 2,
-      module: RECORD_HANDLER,
       mode,
       budget: 4,
-      data: { buf: rec.buf, seq: rec.seq, vectors: range(N) },
     });
-    const errors: DispatchErrorEvent[] = [];
-    d.on('error', (e) => errors.push(e));
-    t.teardown(() => d.stop());
-    await d.start();
     let total = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -35,24 +25,7 @@ for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
         async (masked, rounds, seed) => {
           for (const v of masked) d.mask(v);
           const callsAtMask = masked.map((v) => rec.get(v, R.CALLS));
-          const accepted = await raise([
-            {
-              table: dev.vectorTable.handle,
-              index: VFIO_PCI_MSIX_IRQ_INDEX,
-              vectors: range(N),
-              rounds,
-              seq: rec.seq,
-              seed,
-            },
-            {
-              table: dev.vectorTable.handle,
-              index: VFIO_PCI_MSIX_IRQ_INDEX,
-              vectors: range(N),
-              rounds,
-              seq: rec.seq,
-              seed: seed + 1,
-            },
-          ]);
+          const accepted = await storm(rounds, { seed });
           total += accepted;
           // Everything not masked gets through...
           await waitFor(
@@ -84,35 +57,18 @@ for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
     t.is(rec.sum(R.ORDER_BAD), 0);
     t.true(s.vectors.every((v) => !v.masked));
     t.deepEqual(errors, []);
-    await d.stop();
-    await leaks.check(t);
+    await finish();
   });
 
   test.serial(`${mode}: a handler masks its own vector, its deferred work unmasks it`, async (t) => {
-    const leaks = new Leaks();
-    const dev = new SoftDevice({ msix: { vectors: N } });
-    const rec = new Records(N);
-    const d = new Dispatcher({
-      device: dev,
+    const { rec, d, storm, finish } = await withDispatcher(t, {
       vectors: N,
       workers: 2,
-      module: RECORD_HANDLER,
       mode,
       deferredThreads: 2,
-      data: { buf: rec.buf, seq: rec.seq, vectors: range(N), selfMask: true },
+      data: { selfMask: true },
     });
-    t.teardown(() => d.stop());
-    await d.start();
-    const accepted = await raise(
-      range(3).map((i) => ({
-        table: dev.vectorTable.handle,
-        index: VFIO_PCI_MSIX_IRQ_INDEX,
-        vectors: range(N),
-        rounds: 100,
-        seq: rec.seq,
-        seed: 5 + i,
-      })),
-    );
+    const accepted = await storm(100, { raisers: 3, seed: 5 });
     // Every handler call ends masked until its deferred run unmasks: wait for all runs, then all raises.
     await quiesce(d, accepted);
     await waitFor(
@@ -131,33 +87,26 @@ for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
       'one deferred run per call: each call masked until its run',
     );
     t.is(rec.sum(R.THREAD_OVERLAP), 0);
-    await d.stop();
-    await leaks.check(t);
+    await finish();
   });
 }
 
 test.serial(
   'mask() of a vector whose handler is stuck times out with ETIMEDOUT; maskAsync() waits without blocking',
   async (t) => {
-    const leaks = new Leaks();
-    const dev = new SoftDevice({ msix: { vectors: 2 } });
     const gate = new SharedArrayBuffer(8);
     const g = new Int32Array(gate);
-    const d = new Dispatcher({
-      device: dev,
+    const { dev, d, errors, finish } = await withDispatcher(t, {
       vectors: 2,
       workers: 2,
       mode: 'interrupt',
       module: new URL('./fixtures/gate-handler.js', import.meta.url),
       data: { gate, stuckVector: 0 },
     });
-    const errors: DispatchErrorEvent[] = [];
-    d.on('error', (e) => errors.push(e));
-    await d.start();
+    // Teardowns run last-registered first: if the test fails, open the gate before the stop.
     t.teardown(() => {
       Atomics.store(g, 0, 1);
       Atomics.notify(g, 0);
-      return d.stop();
     });
     const masked = () => d.stats().vectors[0].masked;
     dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, 0);
@@ -199,7 +148,6 @@ test.serial(
     d.mask(0);
     t.true(masked(), 'with no handler running, mask() returns at once');
     t.deepEqual(errors, []);
-    await d.stop();
-    await leaks.check(t);
+    await finish();
   },
 );

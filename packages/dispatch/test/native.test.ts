@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import { VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import { isAvailable } from '@virq/native';
 import test from 'ava';
-import { type DispatchErrorEvent, Dispatcher, type DispatchMode } from '../src/index.js';
-import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, waitFor, warmUp } from './helpers.js';
+import type { DispatchMode } from '../src/index.js';
+import { quiesce, R, range, waitFor, warmUp, withDispatcher } from './helpers.js';
 
 test.before(warmUp);
 
@@ -39,42 +39,21 @@ test('the native addon is available (kernel eventfd tests need it)', (t) => {
 
 for (const mode of ['interrupt', 'hybrid'] as DispatchMode[]) {
   test.serial(`${mode}: kernel eventfds in epoll, signalled by a child process and by raises`, async (t) => {
-    const leaks = new Leaks();
-    const dev = new SoftDevice({ msix: { vectors: N } });
-    const rec = new Records(N);
-    const d = new Dispatcher({
-      device: dev,
+    const { dev, rec, d, errors, storm, finish } = await withDispatcher(t, {
       vectors: N,
       workers: 2,
-      module: RECORD_HANDLER,
       mode,
       triggers: 'eventfd',
       hybrid: { pollAbove: 2_000, interruptBelow: 500, windowMs: 5 },
-      data: { buf: rec.buf, seq: rec.seq, vectors: range(N), defer: true },
+      data: { defer: true },
     });
-    const errors: DispatchErrorEvent[] = [];
-    d.on('error', (e) => errors.push(e));
-    t.teardown(() => d.stop());
-    await d.start();
     const table = dev.vectorTable;
     const fds = range(N).map((v) => {
       const desc = table.trigger(VFIO_PCI_MSIX_IRQ_INDEX, v);
       if (desc?.kind !== 'kernel') throw new Error('expected a kernel eventfd trigger');
       return desc.fd;
     });
-    const [written, raised] = await Promise.all([
-      childWrites(fds, 100),
-      raise(
-        range(2).map((i) => ({
-          table: table.handle,
-          index: VFIO_PCI_MSIX_IRQ_INDEX,
-          vectors: range(N),
-          rounds: 100,
-          seq: rec.seq,
-          seed: 31 + i,
-        })),
-      ),
-    ]);
+    const [written, raised] = await Promise.all([childWrites(fds, 100), storm(100, { seed: 31 })]);
     t.is(written, N * 100);
     // The child's writes are foreign to the table: it counts them (raised and external) when they
     // are consumed.
@@ -92,42 +71,22 @@ for (const mode of ['interrupt', 'hybrid'] as DispatchMode[]) {
     t.deepEqual(errors, []);
     await d.stop();
     t.is(rec.sum(R.THREAD_OVERLAP), 0);
-    await leaks.check(t);
+    await finish();
   });
 }
 
 test.serial('eventfd triggers: a worker that dies is replaced and closes its epoll set', async (t) => {
-  const leaks = new Leaks();
-  const dev = new SoftDevice({ msix: { vectors: N } });
-  const rec = new Records(N);
   const exitOnce = new SharedArrayBuffer(4);
-  const d = new Dispatcher({
-    device: dev,
+  const { rec, d, errors, restarts, storm, finish } = await withDispatcher(t, {
     vectors: N,
     workers: 2,
-    module: RECORD_HANDLER,
     mode: 'interrupt',
     triggers: 'eventfd',
-    data: { buf: rec.buf, seq: rec.seq, vectors: range(N), exits: [[9, 2]], exitOnce },
+    data: { exits: [[9, 2]], exitOnce },
   });
-  const errors: DispatchErrorEvent[] = [];
-  const restarts: number[] = [];
-  d.on('error', (e) => errors.push(e));
-  d.on('restart', (e: { workerId: number }) => restarts.push(e.workerId));
-  t.teardown(() => d.stop());
-  await d.start();
   let accepted = 0;
   for (let phase = 0; phase < 3; phase++) {
-    const n = await raise([
-      {
-        table: dev.vectorTable.handle,
-        index: VFIO_PCI_MSIX_IRQ_INDEX,
-        vectors: range(N),
-        rounds: 50,
-        seq: rec.seq,
-        seed: phase + 1,
-      },
-    ]);
+    const n = await storm(50, { raisers: 1, seed: phase + 1 });
     accepted += n;
     await quiesce(d, accepted);
   }
@@ -137,6 +96,5 @@ test.serial('eventfd triggers: a worker that dies is replaced and closes its epo
   t.is(errors[0].vector, 9);
   t.is(errors[0].workerId, 1);
   for (let v = 0; v < N; v++) t.is(rec.get(v, R.SUM), d.stats().vectors[v].raised);
-  await d.stop();
-  await leaks.check(t);
+  await finish();
 });

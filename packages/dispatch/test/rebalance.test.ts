@@ -1,7 +1,6 @@
-import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import test from 'ava';
-import { type AffinitySpec, type DispatchErrorEvent, Dispatcher, type DispatchMode } from '../src/index.js';
-import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, warmUp } from './helpers.js';
+import type { AffinitySpec, DispatchMode } from '../src/index.js';
+import { quiesce, R, range, warmUp, withDispatcher } from './helpers.js';
 
 test.before(warmUp);
 
@@ -10,32 +9,15 @@ const WORKERS = 4;
 
 for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
   test.serial(`${mode}: vectors move between workers under a storm; order and counts survive`, async (t) => {
-    const leaks = new Leaks();
-    const dev = new SoftDevice({ msix: { vectors: N } });
-    const rec = new Records(N);
-    const d = new Dispatcher({
-      device: dev,
+    const f = await withDispatcher(t, {
       vectors: N,
       workers: WORKERS,
-      module: RECORD_HANDLER,
       mode,
       budget: 4,
-      data: { buf: rec.buf, seq: rec.seq, vectors: range(N), defer: true },
+      data: { defer: true },
     });
-    const errors: DispatchErrorEvent[] = [];
-    d.on('error', (e) => errors.push(e));
-    t.teardown(() => d.stop());
-    await d.start();
-    const storm = raise(
-      range(2).map((i) => ({
-        table: dev.vectorTable.handle,
-        index: VFIO_PCI_MSIX_IRQ_INDEX,
-        vectors: range(N),
-        rounds: 400,
-        seq: rec.seq,
-        seed: 21 + i,
-      })),
-    );
+    const { d, rec, errors } = f;
+    const storm = f.storm(400, { seed: 21 });
     const plans: AffinitySpec[] = [
       'block',
       (v) => (v * 7) % WORKERS,
@@ -83,6 +65,6 @@ for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
     await d.stop();
     t.is(rec.sum(R.THREAD_OVERLAP), 0);
     t.is(d.stats().totals.deferredRuns, d.stats().totals.deferredQueued);
-    await leaks.check(t);
+    await f.finish();
   });
 }

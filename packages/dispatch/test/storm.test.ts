@@ -1,7 +1,6 @@
-import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import test from 'ava';
-import { type DispatchErrorEvent, Dispatcher, type DispatchMode } from '../src/index.js';
-import { Leaks, quiesce, R, RECORD_HANDLER, Records, raise, range, warmUp } from './helpers.js';
+import type { DispatchMode } from '../src/index.js';
+import { quiesce, R, warmUp, withDispatcher } from './helpers.js';
 
 test.before(warmUp);
 
@@ -11,35 +10,16 @@ const ROUNDS = 200;
 
 for (const mode of ['interrupt', 'poll', 'hybrid'] as DispatchMode[]) {
   test.serial(`${mode}: 256 MSI-X vectors on 4 workers under a storm from ${RAISERS} threads`, async (t) => {
-    const leaks = new Leaks();
-    const dev = new SoftDevice({ msix: { vectors: N } });
-    const rec = new Records(N);
-    const d = new Dispatcher({
-      device: dev,
+    const { d, rec, errors, storm, finish } = await withDispatcher(t, {
       vectors: N,
       workers: 4,
-      module: RECORD_HANDLER,
       mode,
       budget: 8,
       // Low thresholds so hybrid really switches vectors under this storm.
       hybrid: { pollAbove: 2_000, interruptBelow: 500, windowMs: 5 },
-      data: { buf: rec.buf, seq: rec.seq, vectors: range(N), defer: true },
+      data: { defer: true },
     });
-    const errors: DispatchErrorEvent[] = [];
-    d.on('error', (e) => errors.push(e));
-    t.teardown(() => d.stop());
-    await d.start();
-    const table = dev.vectorTable.handle;
-    const accepted = await raise(
-      range(RAISERS).map((i) => ({
-        table,
-        index: VFIO_PCI_MSIX_IRQ_INDEX,
-        vectors: range(N),
-        rounds: ROUNDS,
-        seq: rec.seq,
-        seed: 17 + i,
-      })),
-    );
+    const accepted = await storm(ROUNDS, { raisers: RAISERS, seed: 17 });
     t.is(accepted, N * RAISERS * ROUNDS, 'every raise was routed to a trigger');
     await quiesce(d, accepted);
     const s = d.stats();
@@ -82,6 +62,6 @@ for (const mode of ['interrupt', 'poll', 'hybrid'] as DispatchMode[]) {
       );
     if (mode === 'interrupt') t.is(rec.sum(R.POLL_CALLS), 0);
     t.deepEqual(errors, []);
-    await leaks.check(t);
+    await finish();
   });
 }
