@@ -151,3 +151,38 @@ test.serial(
     await finish();
   },
 );
+
+test.serial(
+  'ctx.mask() from deferred work while the handler is stuck fails with ETIMEDOUT instead of hanging',
+  async (t) => {
+    const gate = new SharedArrayBuffer(8);
+    const g = new Int32Array(gate);
+    const { dev, d, errors, finish } = await withDispatcher(t, {
+      vectors: 2,
+      workers: 1,
+      mode: 'interrupt',
+      module: new URL('./fixtures/gate-handler.js', import.meta.url),
+      data: { gate, stuckVector: 0, deferFirst: true },
+    });
+    t.teardown(() => {
+      Atomics.store(g, 0, 1);
+      Atomics.notify(g, 0);
+    });
+    // Call 1 queues the deferred run, which waits for call 2 to be stuck, then masks vector 0.
+    dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, 0);
+    await waitFor(() => d.stats().vectors[0].handled === 1, 30_000, 'the first call');
+    dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, 0);
+    await waitFor(() => errors.length > 0, 30_000, 'the deferred run to fail');
+    t.is(errors.length, 1);
+    t.is(errors[0].error.code, 'ETHREAD');
+    t.is(errors[0].vector, 0);
+    t.regex(errors[0].error.message, /did not return in time/);
+    t.false(d.stats().vectors[0].masked, 'the timed-out mask was undone');
+    t.is(Atomics.load(g, 1), 1, 'the handler is still stuck: the mask did not wait for it');
+    Atomics.store(g, 0, 1);
+    Atomics.notify(g, 0);
+    await quiesce(d, 2);
+    t.is(d.stats().vectors[0].deferredErrors, 1);
+    await finish();
+  },
+);
