@@ -449,6 +449,27 @@ function vfioMsiDisable(vdev: Vdev, msix: boolean): void {
 // IOCTL support: one function per (index, action)
 // ============================================================================================
 
+/**
+ * The DATA_EVENTFD arm INTx UNMASK and (extension) MASK share: an fd >= 0 installs a virqfd in the
+ * slot (EBADF / EINVAL / EBUSY from vfio_virqfd_enable), a negative fd removes it.
+ */
+function intxVirqfdSet(
+  vdev: Vdev,
+  data: IrqData,
+  which: 'mask' | 'unmask',
+  handler: Parameters<typeof virqfdEnable>[0],
+  thread: Parameters<typeof virqfdEnable>[1],
+): SetResult {
+  const ctx = vdev.ctx.get(0);
+  if (!ctx || data.kind !== 'eventfd') return kerr('EINVAL');
+  const fd = data.fds[0];
+  if (typeof fd === 'number' && fd < 0) {
+    virqfdDisable(ctx[which]);
+    return 0;
+  }
+  return virqfdEnable(handler, thread, ctx[which], fd);
+}
+
 /** vfio_pci_set_intx_unmask(). */
 export function vfioPciSetIntxUnmask(
   vdev: Vdev,
@@ -464,24 +485,19 @@ export function vfioPciSetIntxUnmask(
   } else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
     if (data.kind === 'bool' && data.bools[0]) vfioPciIntxUnmaskLocked(vdev);
   } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-    const ctx = vdev.ctx.get(0);
-    if (!ctx || data.kind !== 'eventfd') return kerr('EINVAL');
-    const fd = data.fds[0];
-    if (!(typeof fd === 'number' && fd < 0)) {
-      return virqfdEnable(
-        () => {
-          const r = vfioPciIntxUnmaskHandler(vdev);
-          queueMicrotask(() => vdev.pdev.deliver());
-          return r;
-        },
-        () => {
-          vfioSendIntxEventfd(vdev);
-        },
-        ctx.unmask,
-        fd,
-      );
-    }
-    virqfdDisable(ctx.unmask);
+    return intxVirqfdSet(
+      vdev,
+      data,
+      'unmask',
+      () => {
+        const r = vfioPciIntxUnmaskHandler(vdev);
+        queueMicrotask(() => vdev.pdev.deliver());
+        return r;
+      },
+      () => {
+        vfioSendIntxEventfd(vdev);
+      },
+    );
   }
   return 0;
 }
@@ -503,21 +519,16 @@ export function vfioPciSetIntxMask(
   } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
     if (!vdev.ext.intxMaskEventfd) return kerr('ENOTTY', 'XXX implement me');
     // EXTENSION: a virqfd whose handler masks (and never needs the deferred thread)
-    const ctx = vdev.ctx.get(0);
-    if (!ctx || data.kind !== 'eventfd') return kerr('EINVAL');
-    const fd = data.fds[0];
-    if (!(typeof fd === 'number' && fd < 0)) {
-      return virqfdEnable(
-        () => {
-          vfioPciIntxMaskLocked(vdev);
-          return 0;
-        },
-        null,
-        ctx.mask,
-        fd,
-      );
-    }
-    virqfdDisable(ctx.mask);
+    return intxVirqfdSet(
+      vdev,
+      data,
+      'mask',
+      () => {
+        vfioPciIntxMaskLocked(vdev);
+        return 0;
+      },
+      null,
+    );
   }
   return 0;
 }
