@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// Mutation run (StrykerJS, command runner over ava) over one hot file at a time, NOT part of CI.
+//
+//   pnpm run mutate <target> [--fresh]     e.g. pnpm run mutate vector-table
+//   pnpm run mutate --list                 the targets, their file and the tests that cover it
+//
+// It mutates the compiled JavaScript (dist/src/<file>.js, what the tests load: the packages import
+// each other through dist) in place, so run `pnpm run build` first; Stryker restores every file it
+// touched when it ends. Each mutant runs only the test files that cover the target (with ava's
+// --fail-fast, so a killed mutant stops at its first failing test), one at a time (concurrency 1:
+// the machines have 2 cores), under `nice -n 19`. Incremental: results are kept in
+// reports/mutation/<target>.incremental.json and a rerun tests only mutants whose code or tests
+// changed (`--fresh` starts over). Reports: reports/mutation/<target>.{html,json}.
+// Surviving mutants are killed by a test or argued equivalent in docs/decisions.md.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** target → the package, the compiled file to mutate and the test files (in that package) that cover it. */
+const targets = {
+  servicer: {
+    pkg: 'packages/dispatch',
+    file: 'dist/src/servicer.js',
+    tests: ['hybrid', 'storm', 'mask', 'rebalance', 'crash', 'deferred', 'intx', 'native'],
+  },
+  'vector-table': {
+    pkg: 'packages/core',
+    file: 'dist/src/vector-table.js',
+    tests: ['vector-table', 'take-held', 'model', 'shared-eventfd', 'fallback', 'conformance-shared'],
+  },
+  'eventfd-pool': {
+    pkg: 'packages/core',
+    file: 'dist/src/eventfd-pool.js',
+    tests: ['shared-eventfd', 'vector-table', 'take-held', 'fallback', 'model'],
+  },
+  'set-irqs': {
+    pkg: 'packages/core',
+    file: 'dist/src/set-irqs.js',
+    tests: ['model', 'conformance-shared', 'uapi'],
+  },
+  intrs: {
+    pkg: 'packages/core',
+    file: 'dist/src/intrs.js',
+    tests: ['model', 'conformance-shared', 'take-held'],
+  },
+  doorbell: { pkg: 'packages/atomics-sync', file: 'dist/src/doorbell.js', tests: ['doorbell'] },
+  'ring-base': {
+    pkg: 'packages/atomics-sync',
+    file: 'dist/src/ring-base.js',
+    tests: ['ring', 'ring.property', 'validate'],
+  },
+  'spsc-ring': {
+    pkg: 'packages/atomics-sync',
+    file: 'dist/src/spsc-ring.js',
+    tests: ['ring', 'ring.property'],
+  },
+  'mpsc-ring': {
+    pkg: 'packages/atomics-sync',
+    file: 'dist/src/mpsc-ring.js',
+    tests: ['ring', 'ring.property'],
+  },
+};
+
+const args = process.argv.slice(2);
+if (args.includes('--list') || args.length === 0) {
+  for (const [name, t] of Object.entries(targets)) {
+    process.stdout.write(`${name.padEnd(13)} ${t.pkg}/${t.file}  tests: ${t.tests.join(', ')}\n`);
+  }
+  process.exit(args.length === 0 ? 2 : 0);
+}
+const name = args.find((a) => !a.startsWith('--'));
+const target = targets[name];
+if (!target) {
+  process.stderr.write(`mutate: unknown target '${name}' (pnpm run mutate --list)\n`);
+  process.exit(2);
+}
+
+const out = join('reports', 'mutation');
+mkdirSync(join(root, out), { recursive: true });
+const ava = join('..', '..', 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
+const testFiles = target.tests.map((t) => `test/${t}.test.ts`).join(' ');
+const config = {
+  $schema: '../../node_modules/@stryker-mutator/core/schema/stryker-schema.json',
+  packageManager: 'pnpm',
+  testRunner: 'command',
+  commandRunner: { command: `cd ${target.pkg} && node ${ava} --fail-fast ${testFiles}` },
+  mutate: [join(target.pkg, target.file)],
+  inPlace: true,
+  concurrency: 1,
+  incremental: !args.includes('--fresh'),
+  incrementalFile: join(out, `${name}.incremental.json`),
+  // A mutant that makes a test hang (a wait that never ends) is a kill by timeout: give a loaded
+  // machine room before calling it that.
+  timeoutFactor: 2,
+  timeoutMS: 30_000,
+  // Static mutants (module-level constants: layout offsets, magic numbers) would each need the
+  // module reloaded; the tests of each layout cover them, and they cost as much as all the rest.
+  ignoreStatic: true,
+  disableTypeChecks: false,
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  htmlReporter: { fileName: join(out, `${name}.html`) },
+  jsonReporter: { fileName: join(out, `${name}.json`) },
+  clearTextReporter: { allowColor: false, logTests: false },
+  tempDirName: join(out, `.tmp-${name}`),
+  cleanTempDir: 'always',
+};
+const configFile = join(out, `${name}.stryker.json`);
+writeFileSync(join(root, configFile), `${JSON.stringify(config, null, 2)}\n`);
+const stryker = join('node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
+const child = spawn('nice', ['-n', '19', process.execPath, stryker, 'run', configFile], {
+  cwd: root,
+  stdio: 'inherit',
+});
+child.on('close', (code) => {
+  process.exitCode = code ?? 1;
+});
