@@ -1,16 +1,31 @@
 /**
  * The VM stage on its own, with a readable report: `pnpm --filter @virq/e2e run vm` (or
- * `node test/vm/dist/src/cli.js` after a build). VIRQ_VM_SEED picks another generator seed.
- * Exit code 0 when every check of the stage passes.
+ * `node test/vm/dist/src/cli.js` after a build). VIRQ_VM_SEED picks another generator seed,
+ * VIRQ_VM_KERNELS=6.12 (or 6.1) boots only that kernel. Exit code 0 when every check passes.
  */
 import { describeOp, formatDivergence } from './compare.js';
-import { runSession } from './session.js';
+import { runSession, type Session } from './session.js';
 import { retName } from './uapi.js';
-import { VmError } from './vm.js';
+import { type KernelName, selectedKernels, VmError } from './vm.js';
 
-try {
-  const s = await runSession((l) => console.log(`vm: ${l}`));
-  console.log(`kernel ${s.prepared.kernelPackage} (${s.run.devices.kernel}); run folder ${s.run.dir}`);
+const kernels = selectedKernels();
+const sessions = kernels.map((k) => runSession(k, (l) => console.log(`vm ${k}: ${l}`)));
+let worst = 0;
+for (const [n, pending] of sessions.entries()) {
+  try {
+    worst = Math.max(worst, report(await pending));
+  } catch (err) {
+    console.error(`kernel ${kernels[n] as KernelName}:`, err instanceof VmError ? err.message : err);
+    worst = 2;
+  }
+}
+process.exitCode = worst;
+
+/** Prints one kernel's stage; 0 when every check passed, 1 otherwise. */
+function report(s: Session): number {
+  console.log(
+    `\n== kernel ${s.kernelName}: ${s.prepared.kernelPackage} (${s.run.devices.kernel}); run folder ${s.run.dir}`,
+  );
   console.log(
     `timings (s): ${Object.entries(s.timings)
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
@@ -47,8 +62,5 @@ try {
       console.log(`fds leaked by the SoftDevice side: ${s.soft.fdsLeaked.join(' ')}`);
     bad += c.divergences.length + s.soft.fdsLeaked.length;
   }
-  process.exitCode = bad ? 1 : 0;
-} catch (err) {
-  console.error(err instanceof VmError ? err.message : err);
-  process.exitCode = 2;
+  return bad ? 1 : 0;
 }

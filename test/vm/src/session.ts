@@ -1,15 +1,16 @@
 /**
- * One whole VM stage, shared by the ava driver and the CLI: prepare (cached), generate the sequences,
- * boot once with every guest job, then run the SoftDevice side on the host and compare.
+ * One whole VM stage for one kernel, shared by the ava driver and the CLI: prepare (cached), generate
+ * the sequences, boot once with every guest job, then run the SoftDevice side on the host and compare.
+ * The ava driver runs one session per kernel, side by side.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Comparison, compareResults } from './compare.js';
 import { AIMED_COUNTS, generateSequences } from './generator.js';
 import { collectProbe, type DeviceReport, softConfigFor } from './probe.js';
 import { type OpResult, type Sequence, toSeqFile } from './seqfile.js';
 import { loadSoftBackend, runSequence, softEnv } from './soft.js';
-import { bootVm, type Prepared, prepareVm, type VmRun } from './vm.js';
+import { bootVm, type KernelName, type Prepared, prepareVm, type VmJob, type VmRun } from './vm.js';
 import { VM_DIR } from './workspace.js';
 
 /** The generator's seed unless VIRQ_VM_SEED overrides it (printed with every report). */
@@ -17,8 +18,26 @@ export const DEFAULT_SEED = 0x5eed_0001;
 /** Random sequences per device, on top of the directed ones. */
 export const PER_DEVICE = 110;
 
+/**
+ * The guest jobs of one boot of `kernel`, in the order they run. A job that only one kernel can run
+ * (say, one that needs /dev/iommu) checks `kernel` here; vm.test.ts asserts this list per kernel.
+ */
+export function guestJobs(kernel: KernelName): VmJob[] {
+  void kernel; // every job runs on both kernels today
+  const nodeScript = join(VM_DIR, 'dist', 'guest-node', 'e2e.js');
+  const devs = 'edu=$VIRQ_EDU e1000e=$VIRQ_E1000E';
+  return [
+    { name: 'probe', timeoutSeconds: 30, command: `./irqrun probe ${devs}` },
+    { name: 'seq', timeoutSeconds: 60, command: `./irqrun seq seqs.txt ${devs}` },
+    { name: 'e2e-c', timeoutSeconds: 60, command: `./irqrun e2e ${devs}` },
+    { name: 'node', timeoutSeconds: 150, command: `node ${nodeScript} seqs.txt` },
+  ];
+}
+
 /** Everything one VM stage produced. */
 export interface Session {
+  /** Which kernel booted (the answers are `kernel`). */
+  kernelName: KernelName;
   seed: number;
   prepared: Prepared;
   run: VmRun;
@@ -35,34 +54,37 @@ export interface Session {
   timings: Record<string, number>;
 }
 
+/**
+ * The fds open now, except pipes: the other kernel's session may spawn vm.sh (stdout/stderr pipes)
+ * while this one's SoftDevice side runs, and that side itself never opens a pipe (its "pipe" slots
+ * are /dev/null), so a pipe appearing meanwhile is never its leak.
+ */
 function fdsOpen(): string[] {
-  return readdirSync('/proc/self/fd');
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return !readlinkSync(`/proc/self/fd/${fd}`).startsWith('pipe:');
+    } catch {
+      return false; // closed between the listing and the readlink (the listing's own fd among them)
+    }
+  });
 }
 
 const sinceStart = () => performance.now() / 1000;
 
-/** Runs the stage. Throws VmError when the VM cannot be prepared or booted. */
-export async function runSession(log: (line: string) => void = () => {}): Promise<Session> {
+/** Runs the stage on `kernel`. Throws VmError when the VM cannot be prepared or booted. */
+export async function runSession(
+  kernelName: KernelName,
+  log: (line: string) => void = () => {},
+): Promise<Session> {
   const seed = process.env.VIRQ_VM_SEED ? Number(process.env.VIRQ_VM_SEED) : DEFAULT_SEED;
   const t0 = sinceStart();
-  const prepared = await prepareVm();
+  const prepared = await prepareVm(kernelName);
   log(
     `prepare ${prepared.seconds.toFixed(1)}s (${prepared.timings.map((t) => `${t.step} ${t.seconds}s`).join(', ')})`,
   );
   const seqs = generateSequences({ seed, perDevice: PER_DEVICE });
-  const nodeScript = join(VM_DIR, 'dist', 'guest-node', 'e2e.js');
-  const devs = 'edu=$VIRQ_EDU e1000e=$VIRQ_E1000E';
   const t1 = sinceStart();
-  const run = await bootVm(
-    'ava',
-    [
-      { name: 'probe', timeoutSeconds: 30, command: `./irqrun probe ${devs}` },
-      { name: 'seq', timeoutSeconds: 60, command: `./irqrun seq seqs.txt ${devs}` },
-      { name: 'e2e-c', timeoutSeconds: 60, command: `./irqrun e2e ${devs}` },
-      { name: 'node', timeoutSeconds: 150, command: `node ${nodeScript} seqs.txt` },
-    ],
-    { 'seqs.txt': toSeqFile(seqs) },
-  );
+  const run = await bootVm(kernelName, 'ava', guestJobs(kernelName), { 'seqs.txt': toSeqFile(seqs) });
   log(
     `boot ${run.seconds.toFixed(1)}s: ${run.jobs.map((j) => `${j.job} rc=${j.rc} ${(j.end - j.start).toFixed(1)}s`).join(', ')}`,
   );
@@ -71,6 +93,39 @@ export async function runSession(log: (line: string) => void = () => {}): Promis
   const kernelViaNode = run.lines('node').filter((l) => l.t === 'op') as unknown as OpResult[];
 
   const t2 = sinceStart();
+  const soft = await softSide(() => softCompare(seqs, probe, kernel, run.devices.kernel));
+  const t3 = sinceStart();
+  return {
+    kernelName,
+    seed,
+    prepared,
+    run,
+    seqs,
+    probe,
+    kernel,
+    kernelViaNode,
+    soft,
+    timings: { prepare: t1 - t0, boot: t2 - t1, soft: t3 - t2, total: t3 - t0 },
+  };
+}
+
+/**
+ * One SoftDevice side at a time: the sessions of the two kernels run in one process, and each checks
+ * that its side left no fd open, which another side running at the same moment would upset.
+ */
+let softQueue: Promise<unknown> = Promise.resolve();
+function softSide<T>(fn: () => Promise<T>): Promise<T> {
+  const next = softQueue.then(fn, fn);
+  softQueue = next.catch(() => {});
+  return next;
+}
+
+async function softCompare(
+  seqs: readonly Sequence[],
+  probe: Map<string, DeviceReport>,
+  kernel: readonly OpResult[],
+  kernelRelease: string,
+): Promise<Session['soft']> {
   let soft: Session['soft'];
   const loaded = await loadSoftBackend();
   if (!loaded.ok) soft = loaded;
@@ -84,21 +139,10 @@ export async function runSession(log: (line: string) => void = () => {}): Promis
     }
     loaded.backend.release();
     const after = fdsOpen();
-    const comparison = compareResults(seqs, kernel, results, run.devices.kernel);
+    const comparison = compareResults(seqs, kernel, results, kernelRelease);
     soft = { ok: true, results, comparison, fdsLeaked: after.filter((fd) => !before.includes(fd)) };
   }
-  const t3 = sinceStart();
-  return {
-    seed,
-    prepared,
-    run,
-    seqs,
-    probe,
-    kernel,
-    kernelViaNode,
-    soft,
-    timings: { prepare: t1 - t0, boot: t2 - t1, soft: t3 - t2, total: t3 - t0 },
-  };
+  return soft;
 }
 
 /** The IRQ counts per index the kernel reported for a device (-errno where GET_IRQ_INFO failed). */

@@ -10,6 +10,27 @@ import { VM_SH } from './workspace.js';
 /** The cache and run folder (vm.sh's $VIRQ_VM_WORK). */
 export const VM_WORK = process.env.VIRQ_VM_WORK ?? '/tmp/virq-vm';
 
+/**
+ * The kernels the VM stage boots (vm.sh's VIRQ_VM_KERNEL): Debian 12's own 6.1.y, and the 6.12.y LTS
+ * that Debian 12 also ships (linux-image-6.12-amd64).
+ */
+export const KERNELS = ['6.1', '6.12'] as const;
+/** One of {@link KERNELS}. */
+export type KernelName = (typeof KERNELS)[number];
+
+/**
+ * The kernels this run boots: all of them, or the comma-separated subset in VIRQ_VM_KERNELS (for a
+ * local run; CI boots both).
+ */
+export function selectedKernels(env: string | undefined = process.env.VIRQ_VM_KERNELS): KernelName[] {
+  if (!env) return [...KERNELS];
+  const names = env.split(',').map((k) => k.trim());
+  const bad = names.filter((k) => !(KERNELS as readonly string[]).includes(k));
+  if (bad.length)
+    throw new Error(`VIRQ_VM_KERNELS: unknown kernel ${bad.join(', ')} (known: ${KERNELS.join(', ')})`);
+  return names as KernelName[];
+}
+
 /** A step vm.sh timed (`vm.sh: <step> <seconds>s` on stderr). */
 export interface StepTiming {
   step: string;
@@ -65,6 +86,7 @@ function failureOf(stderr: string, fallback: string): string {
 
 /** What `vm.sh prepare` produced. */
 export interface Prepared {
+  kernel: KernelName;
   kernelPackage: string;
   kernelVersion: string;
   timings: StepTiming[];
@@ -75,10 +97,13 @@ export interface Prepared {
  * Installs what is missing, fetches and unpacks the kernel, builds the initramfs and the runner (each
  * cached). Throws VmError with the reason when any of it fails.
  */
-export async function prepareVm(): Promise<Prepared> {
-  const r = await run(['prepare']);
+export async function prepareVm(kernel: KernelName): Promise<Prepared> {
+  const r = await run(['prepare'], { VIRQ_VM_KERNEL: kernel });
   if (r.code !== 0)
-    throw new VmError(`vm.sh prepare failed:\n${failureOf(r.stderr, `exit ${r.code}`)}`, r.stderr);
+    throw new VmError(
+      `vm.sh prepare (kernel ${kernel}) failed:\n${failureOf(r.stderr, `exit ${r.code}`)}`,
+      r.stderr,
+    );
   const env = Object.fromEntries(
     r.stdout
       .split('\n')
@@ -86,6 +111,7 @@ export async function prepareVm(): Promise<Prepared> {
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
   return {
+    kernel,
     kernelPackage: env.KERNEL_PKG ?? '?',
     kernelVersion: env.KERNEL_VERSION ?? '?',
     timings: timingsOf(r.stderr),
@@ -113,7 +139,16 @@ export interface JobRecord {
 export interface VmRun {
   dir: string;
   console: string;
-  devices: { edu: string; e1000e: string; kernel: string; setupDoneAt: number };
+  kernel: KernelName;
+  /** devices.json: PCI addresses, `uname -r`, and whether /dev/iommu and /dev/vfio/devices exist. */
+  devices: {
+    edu: string;
+    e1000e: string;
+    kernel: string;
+    setupDoneAt: number;
+    iommufd: boolean;
+    vfioCdev: boolean;
+  };
   jobs: JobRecord[];
   seconds: number;
   /** The JSON lines a job printed (a line that is not JSON becomes `{ t: 'unparsed', line }`). */
@@ -145,29 +180,31 @@ function pruneRuns(root: string, keep: number): void {
 }
 
 /**
- * Boots the VM once with `jobs` (and `files` written into the run folder, where jobs find them by
- * relative path). Throws VmError if QEMU fails, the guest times out or never reports back.
+ * Boots `kernel` once with `jobs` (and `files` written into the run folder, where jobs find them by
+ * relative path). Throws VmError if QEMU fails, the guest times out or never reports back. Boots of
+ * different kernels may run side by side (each QEMU is one TCG thread).
  */
 export async function bootVm(
+  kernel: KernelName,
   label: string,
   jobs: readonly VmJob[],
   files: Record<string, string> = {},
 ): Promise<VmRun> {
   const runs = join(VM_WORK, 'runs');
-  pruneRuns(runs, 6);
-  const dir = join(runs, `${label}-${process.pid}-${Date.now()}`);
+  pruneRuns(runs, 8);
+  const dir = join(runs, `${label}-${kernel}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   writeFileSync(
     join(dir, 'jobs.txt'),
     `${jobs.map((j) => `${j.name} ${j.timeoutSeconds} ${j.command.replace(/\n/g, ' ')}`).join('\n')}\n`,
   );
-  const r = await run(['boot', dir]);
+  const r = await run(['boot', dir], { VIRQ_VM_KERNEL: kernel });
   const consolePath = join(dir, 'console.log');
   const console = existsSync(consolePath) ? readFileSync(consolePath, 'utf8') : '';
   if (r.code !== 0) {
     throw new VmError(
-      `vm.sh boot failed:\n${failureOf(r.stderr, `exit ${r.code}`)}\nconsole tail:\n${console.split('\n').slice(-15).join('\n')}`,
+      `vm.sh boot (kernel ${kernel}) failed:\n${failureOf(r.stderr, `exit ${r.code}`)}\nconsole tail:\n${console.split('\n').slice(-15).join('\n')}`,
       r.stderr,
     );
   }
@@ -177,6 +214,7 @@ export async function bootVm(
   if (!devicesText)
     throw new VmError(`the guest wrote no devices.json; console:\n${console.slice(-2000)}`, console);
   return {
+    kernel,
     dir,
     console,
     devices: JSON.parse(devicesText),
