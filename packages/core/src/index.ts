@@ -8,7 +8,7 @@ export type { IrqDevice, IrqInfo, IrqSet } from './device.js';
 export type { DoorbellHandle, DoorbellLike } from './doorbell.js';
 export { ERRNO, type ErrnoCode, errnoName, VfioError, type VfioSyscall } from './errors.js';
 export { EventFdPool, type EventFdPoolHandle, type EventFdPoolOptions, MAX_WATCHES } from './eventfd-pool.js';
-export { closeKernelProbe } from './kernel-watch.js';
+export { closeKernelProbe } from './kernel-poll.js';
 export { hasNative, nativeLoadError } from './native.js';
 export { SET_IRQS_DISPATCH, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
 export {

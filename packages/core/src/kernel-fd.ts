@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { type KernelErr, kerr, VfioError } from './errors.js';
+import { kernelPollReadable } from './kernel-poll.js';
 import { loadNativeSync, type NativeBinding } from './native.js';
 
 /** A kernel eventfd reference held by virq. */
@@ -106,16 +107,9 @@ export function kernelFdTryRead(fd: number): bigint | null {
   }
 }
 
-let pollHook: (fd: number) => boolean = () => false;
-
-/** @internal installed by kernel-watch.ts (needs the addon's Epoll) */
-export function setKernelPoll(fn: (fd: number) => boolean): void {
-  pollHook = fn;
-}
-
 /** poll(fd, POLLIN, 0) on a kernel eventfd: true if a read would not block. */
 export function kernelFdReadable(fd: number): boolean {
-  return pollHook(fd);
+  return kernelPollReadable(fd);
 }
 
 const EVENTFD_ID = /^eventfd-id:\s*(\d+)\s*$/m;

@@ -1,41 +1,12 @@
 /**
- * Readiness of kernel eventfds on this thread, through @virq/native's Epoll:
- * - kernelWatchAdd(ctx, cb): the virqfd wait-queue entry for a kernel eventfd. One Epoll per thread with
+ * The virqfd wait-queue entry for kernel eventfds on this thread, through @virq/native's Epoll:
+ * kernelWatchAdd(ctx, cb). One Epoll per thread with
  *   a libuv watch; its drain reads each ready eventfd (the kernel's eventfd_ctx_do_read) and we call
- *   cb(EV_IN). The watch holds the event loop open only while at least one kernel virqfd exists.
- * - kernelPollReadable(fd): poll(POLLIN, 0) via a probe Epoll, so a read never blocks on an eventfd
- *   that is not O_NONBLOCK.
+ * cb(EV_IN). The watch holds the event loop open only while at least one kernel virqfd exists.
  */
 import { EV_HUP, EV_IN } from './eventfd-pool.js';
-import { setKernelPoll } from './kernel-fd.js';
-import { loadNativeSync } from './native.js';
-import type { EventfdCtx } from './trigger.js';
-
-interface EpollLike {
-  add(fd: number, tag: number, events?: number): void;
-  remove(fd: number): void;
-  wait(max: number, timeoutMs: number): Array<{ tag: number; events: number }>;
-  watch(tags: Int32Array, counts: BigUint64Array, cb: (n: number) => void, events?: Uint32Array): void;
-  unwatch(): void;
-  close(): void;
-}
-
-type EpollCtor = new () => EpollLike;
-
-const EPOLLIN = 0x001;
-const EPOLLERR = 0x008;
-const EPOLLHUP = 0x010;
-
-function epollCtor(): EpollCtor | null {
-  const native = loadNativeSync();
-  if (!native) return null;
-  const mod = native.module;
-  for (const holder of [mod, mod.binding, mod.raw, mod.addon]) {
-    const c = (holder as Record<string, unknown> | undefined)?.Epoll;
-    if (typeof c === 'function') return c as EpollCtor;
-  }
-  return null;
-}
+import { EPOLLERR, EPOLLHUP, EPOLLIN, type EpollLike, epollCtor } from './kernel-poll.js';
+import type { EventfdCtx } from './trigger-desc.js';
 
 let watcher: {
   ep: EpollLike;
@@ -109,26 +80,3 @@ export function kernelWatchHolds(fd: number): boolean {
   for (const e of watcher.entries.values()) if (e.fd === fd) return true;
   return false;
 }
-
-let probe: EpollLike | null = null;
-
-/** poll(fd, POLLIN, 0): true if a read of this kernel eventfd would not block. */
-export function kernelPollReadable(fd: number): boolean {
-  const Epoll = epollCtor();
-  if (!Epoll) return false;
-  probe ??= new Epoll();
-  probe.add(fd, 1, EPOLLIN);
-  try {
-    return probe.wait(4, 0).some((e) => e.tag === 1);
-  } finally {
-    probe.remove(fd);
-  }
-}
-
-/** Closes this thread's probe set (tests call it before counting fds). */
-export function closeKernelProbe(): void {
-  probe?.close();
-  probe = null;
-}
-
-setKernelPoll(kernelPollReadable);

@@ -1,24 +1,15 @@
 /**
  * VFIO_DEVICE_SET_IRQS: vfio_set_irqs_validate_and_prepare() (drivers/vfio/vfio_main.c), then
- * vfio_pci_set_irqs_ioctl()'s dispatch table. The checks run in the kernel's order; the first failing
+ * vfio_pci_set_irqs_ioctl()'s dispatch table over the per-index files (intx.ts, msi.ts, err-req.ts),
+ * and the IRQ part of vfio_pci_core_close_device() over the same files. The checks run in the kernel's order; the first failing
  * one decides the errno.
  */
 import type { IrqSet } from './device.js';
+import { replaceSingle, vfioPciSetErrTrigger, vfioPciSetReqTrigger } from './err-req.js';
 import { type KernelErr, kerr } from './errors.js';
-import {
-  type IrqData,
-  type SetResult,
-  type Vdev,
-  vfioPciSetErrTrigger,
-  vfioPciSetIntxMask,
-  vfioPciSetIntxTrigger,
-  vfioPciSetIntxUnmask,
-  vfioPciSetMsiMask,
-  vfioPciSetMsiTrigger,
-  vfioPciSetMsiUnmask,
-  vfioPciSetReqTrigger,
-} from './intrs.js';
-import type { EventfdLike } from './trigger.js';
+import { vfioIntxDisable, vfioPciSetIntxMask, vfioPciSetIntxTrigger, vfioPciSetIntxUnmask } from './intx.js';
+import { vfioMsiDisable, vfioPciSetMsiMask, vfioPciSetMsiTrigger, vfioPciSetMsiUnmask } from './msi.js';
+import type { EventfdLike } from './trigger-desc.js';
 import {
   VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -30,12 +21,12 @@ import {
   VFIO_IRQ_SET_DATA_TYPE_MASK,
   VFIO_IRQ_SET_HEADER_SIZE,
   VFIO_PCI_ERR_IRQ_INDEX,
-  VFIO_PCI_INTX_IRQ_INDEX,
   VFIO_PCI_MSI_IRQ_INDEX,
   VFIO_PCI_MSIX_IRQ_INDEX,
   VFIO_PCI_NUM_IRQS,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from './uapi.js';
+import { type IrqData, irqIs, isIntx, type SetResult, type Vdev } from './vdev.js';
 
 const U32_MAX = 0xffffffff;
 
@@ -212,11 +203,14 @@ export function vfioPciSetIrqsIoctl(
   return func(vdev, index, start, count, flags, data);
 }
 
-/** Index constants, re-exported for callers of the dispatch table. */
-export const INDEX = {
-  INTX: VFIO_PCI_INTX_IRQ_INDEX,
-  MSI: VFIO_PCI_MSI_IRQ_INDEX,
-  MSIX: VFIO_PCI_MSIX_IRQ_INDEX,
-  ERR: VFIO_PCI_ERR_IRQ_INDEX,
-  REQ: VFIO_PCI_REQ_IRQ_INDEX,
-} as const;
+/** Tears everything down, as vfio_pci_core_close_device() does (disable irq_type, drop ERR/REQ). */
+export function vfioPciIrqsRelease(vdev: Vdev): void {
+  if (isIntx(vdev)) vfioIntxDisable(vdev);
+  else if (irqIs(vdev, VFIO_PCI_MSI_IRQ_INDEX)) vfioMsiDisable(vdev, false);
+  else if (irqIs(vdev, VFIO_PCI_MSIX_IRQ_INDEX)) vfioMsiDisable(vdev, true);
+  if (vdev.table.vectors(VFIO_PCI_ERR_IRQ_INDEX) > 0)
+    replaceSingle(vdev, 'errTrigger', VFIO_PCI_ERR_IRQ_INDEX, null);
+  if (vdev.table.vectors(VFIO_PCI_REQ_IRQ_INDEX) > 0)
+    replaceSingle(vdev, 'reqTrigger', VFIO_PCI_REQ_IRQ_INDEX, null);
+  vdev.virqDisabled = false;
+}

@@ -10,16 +10,9 @@
  */
 import type { IrqDevice, IrqInfo, IrqSet } from './device.js';
 import { KernelErr, VfioError } from './errors.js';
-import {
-  type Extensions,
-  intxAssert,
-  intxConfigWrite,
-  intxDeassert,
-  type Vdev,
-  vfioPciIrqsRelease,
-} from './intrs.js';
+import { intxAssert, intxConfigWrite, intxDeassert } from './intx.js';
 import { PciFunction } from './pci-function.js';
-import { vfioPciSetIrqsIoctl, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
+import { vfioPciIrqsRelease, vfioPciSetIrqsIoctl, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
 import {
   VFIO_IRQ_INFO_AUTOMASKED,
   VFIO_IRQ_INFO_EVENTFD,
@@ -33,7 +26,10 @@ import {
   VFIO_PCI_NUM_IRQS,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from './uapi.js';
-import { type RaiseOutcome, ST_ENABLED, VectorTable } from './vector-table.js';
+import type { Extensions, Vdev } from './vdev.js';
+import { type RaiseOutcome, ST_ENABLED } from './vector-layout.js';
+import { VectorTableOwner } from './vector-owner.js';
+import { VectorTable } from './vector-table.js';
 import { virqfdPollHup } from './virqfd.js';
 
 /** INTx configuration. */
@@ -90,6 +86,7 @@ function resolveIntx(o: SoftDeviceOptions['intx']): Required<SoftIntxOptions> | 
 export class SoftDevice implements IrqDevice {
   /** The shared per-vector state. */
   readonly vectorTable: VectorTable;
+  private readonly owner: VectorTableOwner;
   private readonly vdev: Vdev;
 
   constructor(options: SoftDeviceOptions = {}) {
@@ -122,6 +119,7 @@ export class SoftDevice implements IrqDevice {
       err: irqCount[3],
       req: irqCount[4],
     });
+    this.owner = new VectorTableOwner(this.vectorTable);
     const pdev = new PciFunction(
       intx?.pci23 ?? false,
       intx?.routed ?? false,
@@ -145,13 +143,15 @@ export class SoftDevice implements IrqDevice {
       msiQmax: 0,
       pdev,
       table: this.vectorTable,
+      owner: this.owner,
+      intxOutcome: 'unrouted',
       ext,
       vecVirqfds: new Map(),
       irqCount,
     };
     // ERR and REQ have no enable step: their single vector exists as long as the index does
-    if (irqCount[3]) this.vectorTable.updateState(VFIO_PCI_ERR_IRQ_INDEX, 0, ST_ENABLED, 0);
-    if (irqCount[4]) this.vectorTable.updateState(VFIO_PCI_REQ_IRQ_INDEX, 0, ST_ENABLED, 0);
+    if (irqCount[3]) this.owner.updateState(VFIO_PCI_ERR_IRQ_INDEX, 0, ST_ENABLED, 0);
+    if (irqCount[4]) this.owner.updateState(VFIO_PCI_REQ_IRQ_INDEX, 0, ST_ENABLED, 0);
   }
 
   /** vfio_pci_get_irq_count(). */
@@ -205,7 +205,7 @@ export class SoftDevice implements IrqDevice {
       case VFIO_PCI_MSIX_IRQ_INDEX:
         if (this.vdev.irqType !== index) {
           // the device cannot send a message its capability does not have enabled
-          this.vectorTable.countUnrouted(index, vector);
+          this.owner.countUnrouted(index, vector);
           return 'unrouted';
         }
         return this.vectorTable.raise(index, vector);

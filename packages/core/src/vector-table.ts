@@ -1,7 +1,7 @@
 /**
- * The vector table: every piece of per-vector state — enabled, masked, held-pending (the PBA bit),
+ * The vector table, any thread's side: every piece of per-vector state — enabled, masked, held-pending (the PBA bit),
  * which trigger is bound, and the accounting counters — in one SharedArrayBuffer. The device (the
- * owner, on the thread that calls setIrqs) writes configuration; any thread that attached the table
+ * owner, on the thread that calls setIrqs) writes configuration (vector-owner.ts); any thread that attached the table
  * (`VectorTable.attach(handle)`) reads state and counters, records consumption, masks and unmasks
  * vectors, and signals triggers. Hot-path transitions are lock-free (CAS on a state word).
  *
@@ -24,109 +24,51 @@
  * signals, so a consumer can never see a signal that is not yet counted), never under-stated.
  */
 
-import { EventFdPool, type EventFdPoolHandle } from './eventfd-pool.js';
-import { signalDesc, type TriggerDesc, takeDesc } from './trigger.js';
+import type { EventFdPool, EventFdPoolHandle } from './eventfd-pool.js';
+import { takeDesc } from './trigger.js';
+import type { TriggerDesc } from './trigger-desc.js';
+import { TriggerSlots } from './trigger-slot.js';
+import { IRQ_INDEX_NAMES, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_NUM_IRQS } from './uapi.js';
 import {
-  IRQ_INDEX_NAMES,
-  VFIO_PCI_ERR_IRQ_INDEX,
-  VFIO_PCI_INTX_IRQ_INDEX,
-  VFIO_PCI_MSI_IRQ_INDEX,
-  VFIO_PCI_MSIX_IRQ_INDEX,
-  VFIO_PCI_NUM_IRQS,
-  VFIO_PCI_REQ_IRQ_INDEX,
-} from './uapi.js';
+  Counter,
+  counterOf,
+  createTableBuffer,
+  H_BASE,
+  H_COUNT,
+  H_GENERATION,
+  H_IRQ_TYPE,
+  H_TOTAL,
+  isTableBuffer,
+  R_STATE,
+  type RaiseOutcome,
+  ST_ENABLED,
+  ST_EXTERNAL,
+  ST_LEVEL,
+  ST_MASKED,
+  ST_PENDING,
+  ST_TRIGGER,
+  type VectorCounters,
+  type VectorState,
+  type VectorTableHandle,
+  type VectorTableLayout,
+  wordOf,
+} from './vector-layout.js';
 
-const MAGIC = 0x76697174; // 'virqt'
-const VERSION = 1;
-const HEADER_BYTES = 64;
-const H_MAGIC = 0;
-const H_VERSION = 1;
-const H_COUNT = 2; // 5 words
-const H_BASE = 7; // 5 words
-const H_TOTAL = 12;
-const H_IRQ_TYPE = 13;
-const H_GENERATION = 14;
-
-/** Bytes per vector record. */
-export const RECORD_BYTES = 128;
-const R_STATE = 0;
-const R_TSEQ = 1;
-const R_TKIND = 2;
-const R_TA = 3;
-const R_TB = 4;
-const R_TC = 5;
-const R_INFLIGHT = 6;
-const R_SYNC_WAITERS = 7;
-const COUNTERS_OFFSET = 64; // bytes into the record
-
-/** State bit: the vector exists and its index is enabled. */
-export const ST_ENABLED = 1;
-/** State bit: a trigger is bound. */
-export const ST_TRIGGER = 2;
-/** State bit: masked (INTx: ctx->masked; MSI/MSI-X: per-vector mask, an extension). */
-export const ST_MASKED = 4;
-/** State bit: an interrupt is held by the mask (the PBA bit), counted in pending, not yet signalled. */
-export const ST_PENDING = 8;
-/** State bit: (INTx) the device is asserting the line. */
-export const ST_LEVEL = 16;
-/** State bit: the kernel signals this vector's trigger itself (VfioDevice): raises are seen at consumption. */
-export const ST_EXTERNAL = 32;
-
-const TK_NONE = 0;
-const TK_SHARED = 1;
-const TK_KERNEL = 2;
-
-/** Counter positions in a vector record (for {@link VectorTable.counter}). */
-export const Counter = {
-  Raised: 0,
-  Delivered: 1,
-  Coalesced: 2,
-  Pending: 3,
-  Dropped: 4,
-  Unrouted: 5,
-  External: 6,
-} as const;
-/** One of the {@link Counter} positions. */
-export type Counter = (typeof Counter)[keyof typeof Counter];
-
-/** A vector's counters, as numbers. */
-export interface VectorCounters {
-  raised: number;
-  delivered: number;
-  coalesced: number;
-  pending: number;
-  dropped: number;
-  unrouted: number;
-  external: number;
-}
-
-/** A vector's state, decoded. */
-export interface VectorState {
-  enabled: boolean;
-  triggered: boolean;
-  masked: boolean;
-  pendingBit: boolean;
-  level: boolean;
-  external: boolean;
-}
-
-/** What one raise did. */
-export type RaiseOutcome = 'signalled' | 'held' | 'coalesced' | 'unrouted';
-
-/** Structured-cloneable handle: the table buffer and the eventfd pools its triggers live in. */
-export interface VectorTableHandle {
-  buffer: SharedArrayBuffer;
-  pools: EventFdPoolHandle[];
-}
-
-/** Vector counts per index, for {@link VectorTable.create}. */
-export interface VectorTableLayout {
-  intx: number;
-  msi: number;
-  msix: number;
-  err: number;
-  req: number;
-}
+export {
+  Counter,
+  type RaiseOutcome,
+  RECORD_BYTES,
+  ST_ENABLED,
+  ST_EXTERNAL,
+  ST_LEVEL,
+  ST_MASKED,
+  ST_PENDING,
+  ST_TRIGGER,
+  type VectorCounters,
+  type VectorState,
+  type VectorTableHandle,
+  type VectorTableLayout,
+} from './vector-layout.js';
 
 /**
  * Per-vector state and counters in shared memory. The owner creates it (`VectorTable.create`), other
@@ -135,51 +77,32 @@ export interface VectorTableLayout {
 export class VectorTable {
   /** The shared memory. */
   readonly buffer: SharedArrayBuffer;
-  private readonly i32: Int32Array;
-  private readonly u64: BigUint64Array;
+  /** @internal the table's words (vector-owner.ts writes configuration through them) */
+  readonly i32: Int32Array;
+  /** @internal the table's counters */
+  readonly u64: BigUint64Array;
+  /** @internal this thread's view of the trigger slots */
+  readonly slots: TriggerSlots;
   private readonly counts: number[] = [];
   private readonly bases: number[] = [];
-  /** Records this thread is signalling right now (so a nested synchronize does not wait on itself). */
-  private readonly localInflight: Int32Array;
-  private readonly pools = new Set<EventFdPool>();
-  private lastPool: EventFdPool | null = null;
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
     this.i32 = new Int32Array(buffer);
     this.u64 = new BigUint64Array(buffer);
-    if (Atomics.load(this.i32, H_MAGIC) !== MAGIC || this.i32[H_VERSION] !== VERSION) {
+    if (!isTableBuffer(this.i32)) {
       throw new TypeError('VectorTable: buffer does not hold a virq vector table');
     }
     for (let i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
       this.counts.push(this.i32[H_COUNT + i]);
       this.bases.push(this.i32[H_BASE + i]);
     }
-    this.localInflight = new Int32Array(this.i32[H_TOTAL]);
+    this.slots = new TriggerSlots(this.i32, this.i32[H_TOTAL]);
   }
 
   /** Creates a table with room for the given number of vectors per index. */
   static create(layout: VectorTableLayout): VectorTable {
-    const counts = [layout.intx, layout.msi, layout.msix, layout.err, layout.req];
-    let total = 0;
-    const bases: number[] = [];
-    for (const c of counts) {
-      if (!Number.isInteger(c) || c < 0 || c > 2048)
-        throw new RangeError(`VectorTable: bad vector count ${c}`);
-      bases.push(total);
-      total += c;
-    }
-    const buffer = new SharedArrayBuffer(HEADER_BYTES + total * RECORD_BYTES);
-    const i32 = new Int32Array(buffer);
-    i32[H_VERSION] = VERSION;
-    for (let i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
-      i32[H_COUNT + i] = counts[i];
-      i32[H_BASE + i] = bases[i];
-    }
-    i32[H_TOTAL] = total;
-    i32[H_IRQ_TYPE] = VFIO_PCI_NUM_IRQS;
-    Atomics.store(i32, H_MAGIC, MAGIC);
-    return new VectorTable(buffer);
+    return new VectorTable(createTableBuffer(layout));
   }
 
   /** Attaches to a table from its handle (any thread) and registers its eventfd pools in this thread. */
@@ -191,7 +114,7 @@ export class VectorTable {
 
   /** Structured-cloneable handle, listing every pool a bound shared trigger lives in. */
   get handle(): VectorTableHandle {
-    return { buffer: this.buffer, pools: [...this.pools].map((p) => p.handle) };
+    return { buffer: this.buffer, pools: [...this.slots.pools].map((p) => p.handle) };
   }
 
   /**
@@ -199,9 +122,7 @@ export class VectorTable {
    * Needed only for pools that appeared after this thread attached.
    */
   registerPool(handle: EventFdPoolHandle | EventFdPool): EventFdPool {
-    const pool = handle instanceof EventFdPool ? handle : EventFdPool.from(handle);
-    this.pools.add(pool);
-    return pool;
+    return this.slots.registerPool(handle);
   }
 
   /**
@@ -211,17 +132,7 @@ export class VectorTable {
    * the pool, so that nothing keeps naming its buffer.
    */
   unregisterPool(pool: EventFdPoolHandle | EventFdPool): boolean {
-    const buffer = pool.buffer;
-    let known: EventFdPool | undefined;
-    for (const p of this.pools) if (p.buffer === buffer) known = p;
-    if (known === undefined) return true;
-    for (let r = 0; r < this.i32[H_TOTAL]; r++) {
-      const t = this.readTrigger(r);
-      if (t?.kind === 'shared' && t.poolId === known.id) return false;
-    }
-    this.pools.delete(known);
-    if (this.lastPool === known) this.lastPool = null;
-    return true;
+    return this.slots.unregisterPool(pool);
   }
 
   /** Number of vectors the table holds for `index` (0 for an unknown index). */
@@ -239,7 +150,8 @@ export class VectorTable {
     return Atomics.load(this.i32, H_GENERATION);
   }
 
-  private rec(index: number, vector: number): number {
+  /** @internal record number of (index, vector); RangeError if there is no such vector */
+  rec(index: number, vector: number): number {
     const n = this.counts[index];
     if (n === undefined || !Number.isInteger(vector) || vector < 0 || vector >= n) {
       throw new RangeError(
@@ -249,19 +161,11 @@ export class VectorTable {
     return this.bases[index] + vector;
   }
 
-  private w(rec: number, word: number): number {
-    return ((HEADER_BYTES + rec * RECORD_BYTES) >> 2) + word;
-  }
-
-  private c(rec: number, counter: Counter): number {
-    return ((HEADER_BYTES + rec * RECORD_BYTES + COUNTERS_OFFSET) >> 3) + counter;
-  }
-
   // ---- reads (any thread) ---------------------------------------------------------------------
 
   /** Raw state bits of a vector (ST_*). */
   stateBits(index: number, vector: number): number {
-    return Atomics.load(this.i32, this.w(this.rec(index, vector), R_STATE));
+    return Atomics.load(this.i32, wordOf(this.rec(index, vector), R_STATE));
   }
 
   /** Decoded state of a vector. */
@@ -280,7 +184,7 @@ export class VectorTable {
   /** A vector's counters. */
   counters(index: number, vector: number): VectorCounters {
     const r = this.rec(index, vector);
-    const get = (k: Counter) => Number(Atomics.load(this.u64, this.c(r, k)));
+    const get = (k: Counter) => Number(Atomics.load(this.u64, counterOf(r, k)));
     return {
       raised: get(Counter.Raised),
       delivered: get(Counter.Delivered),
@@ -294,28 +198,12 @@ export class VectorTable {
 
   /** One counter, as a bigint (exact). */
   counter(index: number, vector: number, which: Counter): bigint {
-    return Atomics.load(this.u64, this.c(this.rec(index, vector), which));
+    return Atomics.load(this.u64, counterOf(this.rec(index, vector), which));
   }
 
   /** Where the vector's trigger is (a SharedEventFd slot or a kernel fd), or null. */
   trigger(index: number, vector: number): TriggerDesc | null {
-    return this.readTrigger(this.rec(index, vector));
-  }
-
-  private readTrigger(r: number): TriggerDesc | null {
-    // seqlock: the owner makes TSEQ odd while it rewrites the descriptor words
-    for (;;) {
-      const q = Atomics.load(this.i32, this.w(r, R_TSEQ));
-      if (q & 1) continue;
-      const kind = Atomics.load(this.i32, this.w(r, R_TKIND));
-      const a = Atomics.load(this.i32, this.w(r, R_TA));
-      const b = Atomics.load(this.i32, this.w(r, R_TB));
-      const c = Atomics.load(this.i32, this.w(r, R_TC));
-      if (Atomics.load(this.i32, this.w(r, R_TSEQ)) !== q) continue;
-      if (kind === TK_SHARED) return { kind: 'shared', poolId: a, slot: b, gen: c };
-      if (kind === TK_KERNEL) return { kind: 'kernel', fd: a };
-      return null;
-    }
+    return this.slots.read(this.rec(index, vector));
   }
 
   // ---- hot path (any thread) ------------------------------------------------------------------
@@ -326,50 +214,7 @@ export class VectorTable {
    * (the synchronize_irq() of vfio_intx_set_signal / free_irq).
    */
   signalTrigger(index: number, vector: number): boolean {
-    return this.signalRec(this.rec(index, vector));
-  }
-
-  private signalRec(r: number): boolean {
-    const fl = this.w(r, R_INFLIGHT);
-    Atomics.add(this.i32, fl, 1);
-    this.localInflight[r]++;
-    try {
-      // the hot path of every interrupt: read the descriptor words under the seqlock without
-      // allocating a descriptor object
-      const i32 = this.i32;
-      const qi = this.w(r, R_TSEQ);
-      let kind: number;
-      let a: number;
-      let b: number;
-      let c: number;
-      for (;;) {
-        const q = Atomics.load(i32, qi);
-        if (q & 1) continue;
-        kind = Atomics.load(i32, qi + (R_TKIND - R_TSEQ));
-        a = Atomics.load(i32, qi + (R_TA - R_TSEQ));
-        b = Atomics.load(i32, qi + (R_TB - R_TSEQ));
-        c = Atomics.load(i32, qi + (R_TC - R_TSEQ));
-        if (Atomics.load(i32, qi) === q) break;
-      }
-      if (kind === TK_SHARED) {
-        let pool = this.lastPool;
-        if (pool === null || pool.id !== a) {
-          pool = EventFdPool.byId(a) ?? null;
-          if (!pool) throw new Error(`eventfd pool ${a} is not attached in this thread (registerPool)`);
-          this.lastPool = pool;
-        }
-        if (!pool.valid(b, c)) return false;
-        pool.signal(b);
-        return true;
-      }
-      if (kind === TK_KERNEL) return signalDesc({ kind: 'kernel', fd: a });
-      return false;
-    } finally {
-      this.localInflight[r]--;
-      if (Atomics.sub(this.i32, fl, 1) === 1 && Atomics.load(this.i32, this.w(r, R_SYNC_WAITERS)) > 0) {
-        Atomics.notify(this.i32, fl);
-      }
-    }
+    return this.slots.signal(this.rec(index, vector));
   }
 
   /**
@@ -378,7 +223,7 @@ export class VectorTable {
    */
   raise(index: number, vector: number): RaiseOutcome {
     const r = this.rec(index, vector);
-    const sw = this.w(r, R_STATE);
+    const sw = wordOf(r, R_STATE);
     let s = Atomics.load(this.i32, sw);
     if ((s & (ST_ENABLED | ST_TRIGGER)) !== (ST_ENABLED | ST_TRIGGER)) {
       this.add(r, Counter.Unrouted, 1n);
@@ -399,7 +244,7 @@ export class VectorTable {
         if (Atomics.compareExchange(this.i32, sw, s, s | ST_PENDING) === s) return 'held';
         continue;
       }
-      return this.signalRec(r) ? 'signalled' : this.unroute(r);
+      return this.slots.signal(r) ? 'signalled' : this.unroute(r);
     }
   }
 
@@ -417,7 +262,7 @@ export class VectorTable {
    */
   mask(index: number, vector: number): boolean {
     noIntx(index, 'mask');
-    const sw = this.w(this.rec(index, vector), R_STATE);
+    const sw = wordOf(this.rec(index, vector), R_STATE);
     for (;;) {
       const s = Atomics.load(this.i32, sw);
       if (s & ST_MASKED) return false;
@@ -434,14 +279,14 @@ export class VectorTable {
   unmask(index: number, vector: number): 'signalled' | 'unmasked' | 'noop' {
     noIntx(index, 'unmask');
     const r = this.rec(index, vector);
-    const sw = this.w(r, R_STATE);
+    const sw = wordOf(r, R_STATE);
     for (;;) {
       const s = Atomics.load(this.i32, sw);
       if (!(s & ST_MASKED)) return 'noop';
       if (Atomics.compareExchange(this.i32, sw, s, s & ~(ST_MASKED | ST_PENDING)) !== s) continue;
       if (!(s & ST_PENDING)) return 'unmasked';
       // the held interrupt was counted as pending when it was raised; now it moves to the trigger
-      if (this.signalRec(r)) return 'signalled';
+      if (this.slots.signal(r)) return 'signalled';
       this.dropHeld(r);
       return 'unmasked';
     }
@@ -459,7 +304,7 @@ export class VectorTable {
    */
   takeHeld(index: number, vector: number): boolean {
     noIntx(index, 'takeHeld');
-    const sw = this.w(this.rec(index, vector), R_STATE);
+    const sw = wordOf(this.rec(index, vector), R_STATE);
     for (;;) {
       const s = Atomics.load(this.i32, sw);
       if (!(s & ST_PENDING)) return false;
@@ -476,7 +321,7 @@ export class VectorTable {
     const k = BigInt(n);
     if (k <= 0n) return;
     const r = this.rec(index, vector);
-    const pi = this.c(r, Counter.Pending);
+    const pi = counterOf(r, Counter.Pending);
     let took: bigint;
     for (;;) {
       const p = Atomics.load(this.u64, pi);
@@ -516,67 +361,16 @@ export class VectorTable {
     return bad;
   }
 
-  // ---- owner side (the device's thread) ---------------------------------------------------------
-
   /** @internal adds to a counter (negative to subtract) */
   add(r: number, counter: Counter, n: bigint): void {
-    const i = this.c(r, counter);
+    const i = counterOf(r, counter);
     if (n >= 0n) Atomics.add(this.u64, i, n);
     else Atomics.sub(this.u64, i, -n);
   }
 
-  /** @internal record number of (index, vector) */
-  recordOf(index: number, vector: number): number {
-    return this.rec(index, vector);
-  }
-
-  /** @internal sets and clears state bits atomically; returns the previous state */
-  updateState(index: number, vector: number, set: number, clear: number): number {
-    const sw = this.w(this.rec(index, vector), R_STATE);
-    for (;;) {
-      const s = Atomics.load(this.i32, sw);
-      const ns = (s | set) & ~clear;
-      if (Atomics.compareExchange(this.i32, sw, s, ns) === s) return s;
-    }
-  }
-
-  /** @internal publishes the enabled IRQ type */
-  setIrqType(type: number): void {
-    Atomics.store(this.i32, H_IRQ_TYPE, type);
-    this.bump();
-  }
-
-  /** @internal */
-  bump(): void {
-    Atomics.add(this.i32, H_GENERATION, 1);
-  }
-
-  /** @internal counts an accepted raise as pending (INTx, loopback) */
-  countRaise(index: number, vector: number): void {
-    const r = this.rec(index, vector);
-    this.add(r, Counter.Raised, 1n);
-    this.add(r, Counter.Pending, 1n);
-  }
-
-  /** @internal counts a raise that went nowhere */
-  countUnrouted(index: number, vector: number): void {
-    this.add(this.rec(index, vector), Counter.Unrouted, 1n);
-  }
-
-  /** @internal counts a raise folded into one already held */
-  countCoalescedRaise(index: number, vector: number): void {
-    const r = this.rec(index, vector);
-    this.add(r, Counter.Raised, 1n);
-    this.add(r, Counter.Coalesced, 1n);
-  }
-
   /** @internal takes back a held interrupt: pending -> dropped (clamped at the pending count) */
-  dropHeldOf(index: number, vector: number): void {
-    this.dropHeld(this.rec(index, vector));
-  }
-
-  private dropHeld(r: number): void {
-    const pi = this.c(r, Counter.Pending);
+  dropHeld(r: number): void {
+    const pi = counterOf(r, Counter.Pending);
     for (;;) {
       const p = Atomics.load(this.u64, pi);
       if (p === 0n) {
@@ -586,55 +380,6 @@ export class VectorTable {
       if (Atomics.compareExchange(this.u64, pi, p, p - 1n) === p) break;
     }
     this.add(r, Counter.Dropped, 1n);
-  }
-
-  /**
-   * @internal binds (or with null unbinds) a vector's trigger and publishes it, then waits until no
-   * thread is still signalling the previous one (synchronize_irq). An unbind drops a held interrupt.
-   */
-  publishTrigger(index: number, vector: number, desc: TriggerDesc | null, pool: EventFdPool | null): void {
-    const r = this.rec(index, vector);
-    if (pool) this.pools.add(pool);
-    const q = this.w(r, R_TSEQ);
-    Atomics.add(this.i32, q, 1); // odd: readers retry
-    if (!desc) {
-      Atomics.store(this.i32, this.w(r, R_TKIND), TK_NONE);
-    } else if (desc.kind === 'shared') {
-      Atomics.store(this.i32, this.w(r, R_TA), desc.poolId);
-      Atomics.store(this.i32, this.w(r, R_TB), desc.slot);
-      Atomics.store(this.i32, this.w(r, R_TC), desc.gen);
-      Atomics.store(this.i32, this.w(r, R_TKIND), TK_SHARED);
-    } else {
-      Atomics.store(this.i32, this.w(r, R_TA), desc.fd);
-      Atomics.store(this.i32, this.w(r, R_TKIND), TK_KERNEL);
-    }
-    Atomics.add(this.i32, q, 1); // even again
-    if (desc) this.updateState(index, vector, ST_TRIGGER, 0);
-    else {
-      const prev = this.updateState(index, vector, 0, ST_TRIGGER | ST_PENDING);
-      if (prev & ST_PENDING) this.dropHeld(r);
-    }
-    this.bump();
-    this.synchronize(r);
-  }
-
-  /** @internal waits until no other thread is inside signalRec for this record */
-  synchronize(r: number): void {
-    const fl = this.w(r, R_INFLIGHT);
-    const sw = this.w(r, R_SYNC_WAITERS);
-    for (;;) {
-      const n = Atomics.load(this.i32, fl);
-      if (n <= this.localInflight[r]) return;
-      Atomics.add(this.i32, sw, 1);
-      Atomics.wait(this.i32, fl, n, 5);
-      Atomics.sub(this.i32, sw, 1);
-    }
-  }
-
-  /** @internal clears a vector's configuration (index disabled): state bits, held interrupt dropped */
-  resetVector(index: number, vector: number): void {
-    const prev = this.updateState(index, vector, 0, ST_ENABLED | ST_MASKED | ST_PENDING | ST_EXTERNAL);
-    if (prev & ST_PENDING) this.dropHeld(this.rec(index, vector));
   }
 }
 
@@ -647,12 +392,3 @@ function noIntx(index: number, what: string): void {
     throw new RangeError(`VectorTable.${what}: INTx is masked through setIrqs or its unmask eventfd`);
   }
 }
-
-/** Index constants re-exported for table users. */
-export const INDEXES = {
-  INTX: VFIO_PCI_INTX_IRQ_INDEX,
-  MSI: VFIO_PCI_MSI_IRQ_INDEX,
-  MSIX: VFIO_PCI_MSIX_IRQ_INDEX,
-  ERR: VFIO_PCI_ERR_IRQ_INDEX,
-  REQ: VFIO_PCI_REQ_IRQ_INDEX,
-} as const;

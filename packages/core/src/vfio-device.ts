@@ -25,7 +25,9 @@ import {
   VFIO_PCI_NUM_IRQS,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from './uapi.js';
-import { ST_ENABLED, ST_EXTERNAL, VectorTable } from './vector-table.js';
+import { ST_ENABLED, ST_EXTERNAL } from './vector-layout.js';
+import { VectorTableOwner } from './vector-owner.js';
+import { VectorTable } from './vector-table.js';
 
 /** The two ioctls, as the native addon exposes them for a device fd. */
 export interface VfioDeviceBackend {
@@ -49,6 +51,7 @@ function toVfioError(err: unknown, syscall: 'VFIO_DEVICE_SET_IRQS' | 'VFIO_DEVIC
 /** A real vfio-pci device's interrupts. */
 export class VfioDevice implements IrqDevice {
   readonly vectorTable: VectorTable;
+  private readonly owner: VectorTableOwner;
 
   constructor(private readonly backend: VfioDeviceBackend) {
     const count = (i: number): number => {
@@ -65,8 +68,9 @@ export class VfioDevice implements IrqDevice {
       err: count(VFIO_PCI_ERR_IRQ_INDEX),
       req: count(VFIO_PCI_REQ_IRQ_INDEX),
     });
+    this.owner = new VectorTableOwner(this.vectorTable);
     for (const i of [VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX]) {
-      if (this.vectorTable.vectors(i)) this.vectorTable.updateState(i, 0, ST_ENABLED | ST_EXTERNAL, 0);
+      if (this.vectorTable.vectors(i)) this.owner.updateState(i, 0, ST_ENABLED | ST_EXTERNAL, 0);
     }
   }
 
@@ -146,13 +150,14 @@ export class VfioDevice implements IrqDevice {
   /** Mirrors a successful TRIGGER configuration into the vector table. */
   private mirror(set: IrqSet, fds: number[]): void {
     const t = this.vectorTable;
+    const o = this.owner;
     if ((set.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) !== VFIO_IRQ_SET_ACTION_TRIGGER) return;
     const { index, start, count } = set;
     const type = set.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     if (index === VFIO_PCI_ERR_IRQ_INDEX || index === VFIO_PCI_REQ_IRQ_INDEX) {
       if (type === VFIO_IRQ_SET_DATA_EVENTFD && count === 1) {
-        t.publishTrigger(index, 0, fds[0] >= 0 ? { kind: 'kernel', fd: fds[0] } : null, null);
-      } else if (type === VFIO_IRQ_SET_DATA_NONE && count === 0) t.publishTrigger(index, 0, null, null);
+        o.publishTrigger(index, 0, fds[0] >= 0 ? { kind: 'kernel', fd: fds[0] } : null, null);
+      } else if (type === VFIO_IRQ_SET_DATA_NONE && count === 0) o.publishTrigger(index, 0, null, null);
       return;
     }
     if (type === VFIO_IRQ_SET_DATA_NONE && count === 0 && t.irqType === index) {
@@ -161,24 +166,25 @@ export class VfioDevice implements IrqDevice {
     }
     if (type !== VFIO_IRQ_SET_DATA_EVENTFD) return;
     if (t.irqType !== index) {
-      t.setIrqType(index);
+      o.setIrqType(index);
       for (let v = 0; v < Math.min(start + count, t.vectors(index)); v++)
-        t.updateState(index, v, ST_ENABLED | ST_EXTERNAL, 0);
+        o.updateState(index, v, ST_ENABLED | ST_EXTERNAL, 0);
     }
     for (let i = 0; i < count; i++) {
       const v = start + i;
-      t.updateState(index, v, ST_ENABLED | ST_EXTERNAL, 0);
-      t.publishTrigger(index, v, fds[i] >= 0 ? { kind: 'kernel', fd: fds[i] } : null, null);
+      o.updateState(index, v, ST_ENABLED | ST_EXTERNAL, 0);
+      o.publishTrigger(index, v, fds[i] >= 0 ? { kind: 'kernel', fd: fds[i] } : null, null);
     }
   }
 
   private disableMirror(index: number): void {
     const t = this.vectorTable;
+    const o = this.owner;
     for (let v = 0; v < t.vectors(index); v++) {
-      t.publishTrigger(index, v, null, null);
-      t.resetVector(index, v);
+      o.publishTrigger(index, v, null, null);
+      o.resetVector(index, v);
     }
-    t.setIrqType(VFIO_PCI_NUM_IRQS);
+    o.setIrqType(VFIO_PCI_NUM_IRQS);
   }
 
   /**
@@ -187,12 +193,13 @@ export class VfioDevice implements IrqDevice {
    */
   private mirrorFailure(set: IrqSet): void {
     const t = this.vectorTable;
+    const o = this.owner;
     if ((set.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) !== VFIO_IRQ_SET_ACTION_TRIGGER) return;
     if ((set.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) !== VFIO_IRQ_SET_DATA_EVENTFD) return;
     if (set.index !== VFIO_PCI_MSI_IRQ_INDEX && set.index !== VFIO_PCI_MSIX_IRQ_INDEX) return;
     if (t.irqType !== set.index) return;
     for (let v = set.start; v < Math.min(set.start + set.count, t.vectors(set.index)); v++) {
-      t.publishTrigger(set.index, v, null, null);
+      o.publishTrigger(set.index, v, null, null);
     }
   }
 }
