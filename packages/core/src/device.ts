@@ -40,4 +40,9 @@ export interface IrqDevice {
   setIrqs(set: IrqSet): number;
   /** The shared per-vector state and counters. */
   readonly vectorTable: VectorTable;
+  /**
+   * True if the device raises its interrupts from this process (SoftDevice), so a SharedEventFd can
+   * be its trigger; false or absent if the kernel signals them (VfioDevice): kernel eventfds only.
+   */
+  readonly sharedTriggers?: boolean;
 }

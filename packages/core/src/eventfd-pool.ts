@@ -207,12 +207,20 @@ export class EventFdPool {
   }
 
   /**
+   * Arena bytes one {@link createDoorbell} of `capacity` takes: the Doorbell's own bytes rounded up to
+   * 64, plus its 64-byte descriptor. Size {@link EventFdPoolOptions.doorbellBytes} with it.
+   */
+  static doorbellBytes(capacity: number): number {
+    return roundUp(Doorbell.byteLength(capacity), 64) + 64;
+  }
+
+  /**
    * Allocates a Doorbell inside this pool's buffer. Only such doorbells can be watched by this pool's
    * counters: every thread that holds the pool can then ring them. The result is an atomics-sync
    * `Doorbell`: its consumer waits and drains on it; `Doorbell.from(bell.handle)` attaches elsewhere.
    */
   createDoorbell(capacity: number): Doorbell {
-    const bytes = roundUp(Doorbell.byteLength(capacity), 64) + 64;
+    const bytes = EventFdPool.doorbellBytes(capacity);
     const arenaOffset = this.i32[H_ARENA_OFFSET];
     const arenaBytes = this.i32[H_ARENA_BYTES];
     for (;;) {

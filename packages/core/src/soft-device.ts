@@ -86,6 +86,8 @@ function resolveIntx(o: SoftDeviceOptions['intx']): Required<SoftIntxOptions> | 
 export class SoftDevice implements IrqDevice {
   /** The shared per-vector state. */
   readonly vectorTable: VectorTable;
+  /** A SoftDevice signals its triggers in this process: SharedEventFd triggers work. */
+  readonly sharedTriggers = true;
   private readonly owner: VectorTableOwner;
   private readonly vdev: Vdev;
 

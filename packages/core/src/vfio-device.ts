@@ -51,6 +51,8 @@ function toVfioError(err: unknown, syscall: 'VFIO_DEVICE_SET_IRQS' | 'VFIO_DEVIC
 /** A real vfio-pci device's interrupts. */
 export class VfioDevice implements IrqDevice {
   readonly vectorTable: VectorTable;
+  /** The kernel signals a vfio device's triggers: kernel eventfds only. */
+  readonly sharedTriggers = false;
   private readonly owner: VectorTableOwner;
 
   constructor(private readonly backend: VfioDeviceBackend) {

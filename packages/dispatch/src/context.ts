@@ -4,7 +4,7 @@
  */
 import { DispatchError } from './errors.js';
 import { type DispatchState, VC, VI, WI } from './layout.js';
-import type { VectorOps } from './ports.js';
+import type { TableOps } from './table-ops.js';
 
 /** Counters of one vector, as `ctx.counters()` and `Dispatcher.stats()` report them. */
 export interface VectorCounters {
@@ -52,7 +52,7 @@ export interface VectorCounters {
 /** What a vector context needs from its thread. */
 export interface ContextEnv {
   state: DispatchState;
-  ops: VectorOps;
+  ops: TableOps;
   /** The VFIO irq index being serviced. */
   index: number;
   /** Vector numbers by position. */
@@ -104,7 +104,7 @@ export interface HandlerContext {
 }
 
 /** Reads a vector's counters (shared by ctx.counters() and Dispatcher.stats()). */
-export function readCounters(state: DispatchState, ops: VectorOps, pos: number): VectorCounters {
+export function readCounters(state: DispatchState, ops: TableOps, pos: number): VectorCounters {
   const c = ops.counters(pos);
   const v = (k: keyof typeof VC) => state.vcounter(pos, VC[k]);
   return {

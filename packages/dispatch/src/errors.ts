@@ -61,3 +61,12 @@ export function toError(value: unknown): Error {
   }
   return new Error(String(value));
 }
+
+/** The payload of an 'error' event. */
+export interface DispatchErrorEvent {
+  /** The vector involved, if one was (the handler that threw, or ran when its worker died). */
+  vector?: number;
+  /** Service-worker slot, for handler and worker errors. */
+  workerId?: number;
+  error: DispatchError;
+}

@@ -1,7 +1,7 @@
 /**
- * The two seams a service worker's loop runs through, so one loop serves in-memory triggers
- * (doorbell) and kernel eventfds (epoll), and talks to core's vector table through one narrow
- * interface.
+ * The seam a service worker's loop waits through, so one loop serves in-memory triggers (doorbell)
+ * and kernel eventfds (epoll). (The other side, core's vector table, it reaches through table-ops.ts
+ * directly: one implementation needs no interface.)
  */
 
 /**
@@ -27,32 +27,4 @@ export interface TriggerSet {
   collect(timeoutMs: number): number;
   /** Releases what the set opened (never the triggers themselves). */
   close(): void;
-}
-
-/** The per-vector accounting and masking of core's vector table, by position. */
-export interface VectorOps {
-  /** Records that `n` trigger counts of `pos` were consumed by one handler call. */
-  consumed(pos: number, n: number): void;
-  /** Masks `pos` in the device model (raises are held pending, the trigger is not signalled). */
-  mask(pos: number): void;
-  /** Unmasks `pos`; a held pending interrupt is signalled to the trigger. */
-  unmask(pos: number): void;
-  /** Whether the device model holds `pos` masked. */
-  masked(pos: number): boolean;
-  /**
-   * NAPI poll of a vector the poll loop holds masked: claims the interrupt its mask holds (the PBA
-   * bit) and returns 1, or 0 if none is held. The vector stays masked. What reached the trigger
-   * before the mask comes through the trigger set as usual.
-   */
-  poll(pos: number): number;
-  /** Raises of `pos` so far (core's raised counter; kernel-signalled ones appear as consumed). */
-  raised(pos: number): number;
-  /** The vector table counters of `pos`. */
-  counters(pos: number): {
-    raised: number;
-    delivered: number;
-    coalesced: number;
-    pending: number;
-    dropped: number;
-  };
 }

@@ -1,0 +1,202 @@
+/**
+ * The Dispatcher's options: what a user passes, and the checked, defaulted form the rest of the
+ * dispatcher works from. Every check runs in the constructor, before anything is created, and throws
+ * a DispatchError 'EINVAL' naming the option.
+ */
+import { type IrqDevice, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import { type AffinitySpec, resolveAffinity } from './affinity.js';
+import { DispatchError } from './errors.js';
+import { moduleUrl } from './module.js';
+import { type LoopTuning, MODE } from './servicer.js';
+
+/** Servicing mode, see {@link DispatcherOptions.mode}. */
+export type DispatchMode = 'interrupt' | 'poll' | 'hybrid';
+
+/** Options of {@link Dispatcher}. */
+export interface DispatcherOptions {
+  /** The device whose vectors are serviced (SoftDevice, VfioDevice, any IrqDevice). */
+  device: IrqDevice;
+  /**
+   * The irq index; default VFIO_PCI_MSIX_IRQ_INDEX. VFIO_PCI_INTX_IRQ_INDEX (vector 0, mode
+   * 'interrupt') is serviced the VFIO way for a level: an unmask eventfd is bound beside the trigger
+   * and written after each handler call (see the README's INTx section).
+   */
+  index?: number;
+  /** Vectors to service: a count n (vectors 0..n-1) or a list of vector numbers. */
+  vectors: number | readonly number[];
+  /** Service workers; default 2. */
+  workers?: number;
+  /** The handler module: a path, a file: URL string or a URL (see {@link HandlerModule}). */
+  module: string | URL;
+  /** Vector → worker map; default 'spread'. */
+  affinity?: AffinitySpec;
+  /** NAPI budget: handler calls per vector per poll cycle; default 64. */
+  budget?: number;
+  /**
+   * - 'interrupt': every delivery comes through the trigger; vectors are never masked by the
+   *   dispatcher.
+   * - 'poll': NAPI. An interrupt masks its vector, which is then polled (up to `budget` deliveries,
+   *   or until `idlePolls` empty polls) and unmasked again.
+   * - 'hybrid' (default): per vector, interrupt mode while its measured rate is low and poll mode
+   *   while it is high (hysteresis between `interruptBelow` and `pollAbove`), and workers spin
+   *   `spinMicros` before sleeping.
+   * INTx supports 'interrupt' only (its default): the line is automasked per interrupt by the
+   * device side, and NAPI has no device-independent way to keep a level quiet while it polls.
+   */
+  mode?: DispatchMode;
+  /**
+   * 'memory': core SharedEventFd triggers and a doorbell per worker; 'eventfd': kernel eventfds and
+   * an epoll set per worker (needs @virq/native). Default: 'memory' for a device that signals its
+   * triggers in this process (`device.sharedTriggers`, a SoftDevice), else 'eventfd'.
+   */
+  triggers?: 'memory' | 'eventfd';
+  /** Deferred-work (piscina) threads; default 1. */
+  deferredThreads?: number;
+  /** Cloned into every thread and given to handlers as `ctx.data`. */
+  data?: unknown;
+  /** Spin this long (µs) for more work before sleeping; default 0 for 'interrupt', 50 otherwise. */
+  spinMicros?: number;
+  /** Consecutive empty polls that end a NAPI poll cycle; default 4. */
+  idlePolls?: number;
+  /**
+   * Hybrid thresholds, raises per second per vector (default: poll at 2000/s and above, back to
+   * interrupt below 500/s), and the measurement window (default 10 ms). A vector at 2000/s has an
+   * event every 0.5 ms: by then polling it (one CAS per poll, no trigger, no doorbell) is cheaper
+   * than taking each raise through its trigger.
+   */
+  hybrid?: { pollAbove?: number; interruptBelow?: number; windowMs?: number };
+  /** Write a JSON stats snapshot to this file (e.g. under /dev/shm) while running. */
+  statsFile?: string;
+  /** Snapshot period for `statsFile`; default 1000 ms. */
+  statsIntervalMs?: number;
+  /** Bounded waits for workers (start, rebalance, stop) before ETIMEDOUT; default 30000 ms. */
+  timeoutMs?: number;
+}
+
+/** The options after checking, with every default applied. */
+export interface ResolvedOptions {
+  device: IrqDevice;
+  index: number;
+  /** INTx: a level, serviced with an unmask eventfd. */
+  level: boolean;
+  vectors: readonly number[];
+  /** Vector number → position. */
+  positions: Map<number, number>;
+  workerCount: number;
+  mode: DispatchMode;
+  /** Initial vector → worker map, by position. */
+  owners: Int32Array;
+  /** The handler module as a URL string. */
+  url: string;
+  tuning: LoopTuning;
+  triggers: 'memory' | 'eventfd';
+  deferredThreads: number;
+  data: unknown;
+  statsFile: string | undefined;
+  statsIntervalMs: number;
+  timeoutMs: number;
+}
+
+/** Mode numbers shared with the service workers. */
+export const MODES: Record<DispatchMode, 0 | 1 | 2> = MODE;
+
+/** EINVAL unless `value` is undefined or a number in [min, max] (an integer when `integer`). */
+function checkNumber(name: string, value: unknown, min: number, max: number, integer: boolean): void {
+  if (value === undefined) return;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value >= min &&
+    value <= max &&
+    (!integer || Number.isInteger(value));
+  if (!ok) {
+    throw new DispatchError(
+      'EINVAL',
+      `Dispatcher: ${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${String(value)}`,
+    );
+  }
+}
+
+/** Checks `options` and applies the defaults; throws DispatchError 'EINVAL' on the first bad one. */
+export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
+  if (!options || typeof options !== 'object')
+    throw new DispatchError('EINVAL', 'Dispatcher: options required');
+  const { device } = options;
+  if (!device || typeof device.setIrqs !== 'function' || !device.vectorTable) {
+    throw new DispatchError('EINVAL', 'Dispatcher: device must be an IrqDevice');
+  }
+  const index = options.index ?? VFIO_PCI_MSIX_IRQ_INDEX;
+  const v = options.vectors;
+  const list = typeof v === 'number' ? Array.from({ length: v }, (_, i) => i) : [...v];
+  if (list.length === 0) throw new DispatchError('EINVAL', 'Dispatcher: no vectors to service');
+  const seen = new Set<number>();
+  for (const x of list) {
+    if (!Number.isInteger(x) || x < 0 || x > 2047) {
+      throw new DispatchError('EINVAL', `Dispatcher: bad vector ${String(x)}`);
+    }
+    if (seen.has(x)) throw new DispatchError('EINVAL', `Dispatcher: vector ${x} listed twice`, { vector: x });
+    seen.add(x);
+  }
+  const workerCount = options.workers ?? 2;
+  if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 256) {
+    throw new DispatchError(
+      'EINVAL',
+      `Dispatcher: workers must be in 1..256, got ${String(options.workers)}`,
+    );
+  }
+  const level = index === VFIO_PCI_INTX_IRQ_INDEX;
+  const mode = options.mode ?? (level ? 'interrupt' : 'hybrid');
+  if (!(mode in MODES)) throw new DispatchError('EINVAL', `Dispatcher: unknown mode ${String(mode)}`);
+  if (level && mode !== 'interrupt') {
+    throw new DispatchError(
+      'EINVAL',
+      `Dispatcher: INTx is serviced in 'interrupt' mode only (automasked level), not '${mode}'`,
+    );
+  }
+  const budget = options.budget ?? 64;
+  if (!Number.isInteger(budget) || budget < 1) {
+    throw new DispatchError('EINVAL', `Dispatcher: budget must be a positive integer, got ${String(budget)}`);
+  }
+  const owners = resolveAffinity(options.affinity ?? 'spread', list, workerCount);
+  const url = moduleUrl(options.module);
+  const h = options.hybrid ?? {};
+  checkNumber('spinMicros', options.spinMicros, 0, 1_000_000, false);
+  checkNumber('idlePolls', options.idlePolls, 1, 1_000_000, true);
+  checkNumber('hybrid.pollAbove', h.pollAbove, 0, Number.MAX_SAFE_INTEGER, false);
+  checkNumber('hybrid.interruptBelow', h.interruptBelow, 0, Number.MAX_SAFE_INTEGER, false);
+  // windowMs 0 would make a hybrid worker never block, a negative one sleep forever.
+  checkNumber('hybrid.windowMs', h.windowMs, 0.001, 60_000, false);
+  checkNumber('deferredThreads', options.deferredThreads, 1, 256, true);
+  checkNumber('statsIntervalMs', options.statsIntervalMs, 10, 2_147_483_647, false);
+  checkNumber('timeoutMs', options.timeoutMs, 1, 2_147_483_647, false);
+  const tuning: LoopTuning = {
+    mode: MODES[mode],
+    budget,
+    spinMicros: options.spinMicros ?? (mode === 'interrupt' ? 0 : 50),
+    idlePolls: options.idlePolls ?? 4,
+    pollAbove: h.pollAbove ?? 2_000,
+    interruptBelow: h.interruptBelow ?? 500,
+    windowMs: h.windowMs ?? 10,
+  };
+  if (tuning.interruptBelow > tuning.pollAbove) {
+    throw new DispatchError('EINVAL', 'Dispatcher: hybrid.interruptBelow must not exceed pollAbove');
+  }
+  return {
+    device,
+    index,
+    level,
+    vectors: list,
+    positions: new Map(list.map((v, pos) => [v, pos])),
+    workerCount,
+    mode,
+    owners,
+    url,
+    tuning,
+    triggers: options.triggers ?? (device.sharedTriggers === true ? 'memory' : 'eventfd'),
+    deferredThreads: options.deferredThreads ?? 1,
+    data: options.data,
+    statsFile: options.statsFile,
+    statsIntervalMs: options.statsIntervalMs ?? 1000,
+    timeoutMs: options.timeoutMs ?? 30_000,
+  };
+}

@@ -1,0 +1,224 @@
+/**
+ * One service-worker slot: the slot number affinity maps vectors to, and the worker thread that
+ * serves it now. A slot spawns its worker, tracks its readiness, answers control requests (release /
+ * acquire during a rebalance, re-sent to a replacement), and replaces a worker that dies while the
+ * dispatcher runs — unless it keeps dying without progress (a crash loop).
+ */
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { DispatchError, type DispatchErrorEvent, toError } from './errors.js';
+import { type DispatchState, H, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
+import type { ServiceWorkerData, WorkerMessage } from './service-worker.js';
+import type { ControlMessage } from './servicer.js';
+
+/** Crashes in a row without progress after which a slot is not replaced any more. */
+export const CRASH_LOOP = 5;
+
+/** What a slot needs from its dispatcher. */
+export interface SlotHost {
+  readonly state: DispatchState;
+  /** Vector numbers by position. */
+  readonly vectors: readonly number[];
+  /** The worker's data (everything but the per-spawn fields, which the slot fills in). */
+  workerData(slot: number): Omit<ServiceWorkerData, 'owned' | 'recover' | 'control'>;
+  /** True once the dispatcher is stopping: a worker that exits now is not a crash. */
+  stopping(): boolean;
+  /** True while start() waits for the first workers. */
+  starting(): boolean;
+  /** Reports an error (the 'error' event). */
+  fail(e: DispatchErrorEvent): void;
+  /** A replacement serves (the 'restart' event). */
+  restarted(slot: number): void;
+  /** Wakes worker `slot` to look at its control port. */
+  kick(slot: number): void;
+}
+
+/** A service-worker slot and its current worker. */
+export class WorkerSlot {
+  worker: Worker | undefined;
+  private port: MessagePort | undefined;
+  /** Resolves once the current worker serves; rejects if it dies first. */
+  ready: Promise<void> = Promise.resolve();
+  private markReady: () => void = () => {};
+  private failReady: (err: Error) => void = () => {};
+  private lastError: unknown;
+  /** Control requests not answered yet (re-sent to a replacement). */
+  readonly pending = new Map<number, { msg: ControlMessage; resolve: () => void }>();
+  /** Consecutive crashes with no handler call completed in between. */
+  private crashStreak = 0;
+  /** The worker's events counter when it was spawned. */
+  private eventsAtSpawn = 0;
+  /** Resolves when the current worker has exited. */
+  exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly id: number,
+    private readonly host: SlotHost,
+  ) {}
+
+  /** Spawns the slot's worker; `recover` for a replacement (it reconciles what the dead one left). */
+  spawn(recover: boolean): void {
+    const { state, vectors } = this.host;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.markReady = resolve;
+      this.failReady = reject;
+    });
+    // A replacement that dies before it is ready fails the current ready promise; nobody may be
+    // awaiting it, so keep that from being an unhandled rejection.
+    this.ready.catch(() => {});
+    const owned: number[] = [];
+    for (let pos = 0; pos < vectors.length; pos++) if (state.vget(pos, VI.OWNER) === this.id) owned.push(pos);
+    const { port1, port2 } = new MessageChannel();
+    const wd: ServiceWorkerData = { ...this.host.workerData(this.id), owned, recover, control: port2 };
+    state.wset(this.id, WI.STATE, WorkerState.STARTING);
+    this.eventsAtSpawn = state.wcounter(this.id, WC.events);
+    const worker = new Worker(new URL('./service-worker.js', import.meta.url), {
+      workerData: wd,
+      transferList: [port2],
+      name: `virq-dispatch-${this.id}`,
+    });
+    this.worker = worker;
+    this.port = port1;
+    this.lastError = undefined;
+    let isReady = false;
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.op === 'ready') {
+        isReady = true;
+        this.markReady();
+        // Requests the previous incarnation never answered: the replacement took over its vectors,
+        // so asking again gives the same result.
+        for (const p of this.pending.values()) this.post(p.msg);
+        if (recover) this.host.restarted(this.id);
+      } else if (m.op === 'acquired' || m.op === 'released') {
+        const p = this.pending.get(m.seq);
+        if (p !== undefined) {
+          this.pending.delete(m.seq);
+          p.resolve();
+        }
+      } else if (m.op === 'error') {
+        const vector = vectors[m.pos];
+        const err = toError(m.error);
+        this.host.fail({
+          vector,
+          workerId: this.id,
+          error: new DispatchError(
+            'EHANDLER',
+            `handler for vector ${vector} threw: ${err.message}` +
+              (m.suppressed > 0 ? ` (${m.suppressed} more errors on this vector not reported)` : ''),
+            { vector, workerId: this.id, cause: err },
+          ),
+        });
+      }
+    });
+    worker.on('error', (err) => {
+      this.lastError = err;
+    });
+    this.exited = new Promise<void>((resolve) => {
+      worker.once('exit', (code) => {
+        port1.close();
+        if (this.worker === worker) {
+          this.worker = undefined;
+          this.port = undefined;
+        }
+        resolve();
+        this.onExit(code, isReady);
+      });
+    });
+  }
+
+  private onExit(code: number, wasReady: boolean): void {
+    const { state, vectors } = this.host;
+    if (this.host.stopping() || Atomics.load(state.header, H.STOP) !== 0) {
+      if (!wasReady) this.failReady(new DispatchError('ESTATE', 'stopped'));
+      return;
+    }
+    // A crash: the worker threw outside a handler, a handler called process.exit(), or it ended for
+    // another reason while the dispatcher runs.
+    state.wset(this.id, WI.STATE, WorkerState.DEAD);
+    const current = state.wget(this.id, WI.CURRENT);
+    state.wset(this.id, WI.CURRENT, -1);
+    const vector = current >= 0 ? vectors[current] : undefined;
+    const cause = this.lastError ?? new Error(`worker exited with code ${code}`);
+    const why = this.lastError !== undefined ? toError(this.lastError).message : `exit code ${code}`;
+    const error = new DispatchError(
+      'EWORKER',
+      `service worker ${this.id} died (${why})` +
+        (vector !== undefined ? ` while handling vector ${vector}` : ''),
+      { vector, workerId: this.id, cause },
+    );
+    if (this.host.starting() && !wasReady) {
+      this.failReady(error);
+      return;
+    }
+    this.host.fail({ vector, workerId: this.id, error });
+    const progressed = state.wcounter(this.id, WC.events) > this.eventsAtSpawn;
+    this.crashStreak = progressed ? 0 : this.crashStreak + 1;
+    if (this.crashStreak >= CRASH_LOOP) {
+      // A replacement that dies again without completing a single handler call (its module throws
+      // at import, or a poisoned delivery kills every incarnation) is not respawned forever. Its
+      // vectors stay pending and accounted; stop() still cleans up.
+      this.host.fail({
+        workerId: this.id,
+        error: new DispatchError(
+          'EWORKER',
+          `service worker ${this.id} crashed ${CRASH_LOOP} times in a row without progress; not replacing it`,
+          { workerId: this.id, cause },
+        ),
+      });
+      return;
+    }
+    state.wcount(this.id, WC.restarts);
+    Atomics.add(state.wi, this.id * WORKER_WORDS + WI.INCARNATION, 1);
+    this.spawn(true);
+  }
+
+  /** Wakes the worker to look at its control port and at STOP. */
+  kick(): void {
+    this.host.kick(this.id);
+  }
+
+  /** Posts a control message to the current worker (dropped if there is none) and kicks it. */
+  post(msg: ControlMessage): void {
+    if (this.port === undefined) return;
+    this.port.postMessage(msg);
+    this.kick();
+  }
+
+  /** Posts a control request; resolves when a worker of this slot has answered it. */
+  request(msg: ControlMessage): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.pending.set(msg.seq, { msg, resolve });
+      this.post(msg);
+    });
+  }
+
+  /** Resolves every unanswered request (stop: nobody will answer them). */
+  abandonRequests(): void {
+    for (const p of this.pending.values()) p.resolve();
+  }
+}
+
+/**
+ * Stops every slot's worker: sets STOP, kicks each one, and waits for them to exit; after `timeoutMs`
+ * it terminates the ones still running. A handler stuck in JS never reaches the loop again;
+ * terminate() can stop it (a native wait it could not, which is why they are kicked first).
+ * Unanswered control requests are resolved: nobody will answer them.
+ */
+export async function stopWorkers(
+  slots: readonly WorkerSlot[],
+  state: DispatchState,
+  timeoutMs: number,
+): Promise<void> {
+  Atomics.store(state.header, H.STOP, 1);
+  for (const slot of slots) if (slot.worker !== undefined) slot.kick();
+  const all = Promise.all(slots.map((s) => s.exited));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => {
+    timer = setTimeout(() => r('late'), timeoutMs);
+  });
+  if ((await Promise.race([all, late])) === 'late') {
+    for (const slot of slots) await slot.worker?.terminate();
+    await all;
+  }
+  clearTimeout(timer);
+  for (const slot of slots) slot.abandonRequests();
+}
