@@ -1,6 +1,6 @@
 /**
  * The emulated PCI function and the platform beneath vfio-pci: what `struct pci_dev`, the PCI core's
- * INTx/MSI helpers and the interrupt controller do in the kernel. vfio_pci_intrs.c (intrs.ts) calls
+ * INTx/MSI helpers and the interrupt controller do in the kernel. vfio_pci_intrs.c (intx.ts, msi.ts) calls
  * these exactly where the kernel calls their namesakes, so the IRQ logic above stays line-for-line.
  *
  * INTx is a level: `level` is the Interrupt Status bit of PCI_STATUS (what pci_check_and_mask_intx
@@ -8,7 +8,7 @@
  * for devices without PCI 2.3 masking). While a handler is registered, the level is asserted and
  * nothing masks it, the interrupt controller calls the handler — again after every unmask, as a level
  * interrupt does. In the kernel an unmask inside a spinlock-held section delivers only after the lock is
- * dropped; here the helpers only change state and intrs.ts calls deliver() where the lock would drop.
+ * dropped; here the helpers only change state and intx.ts calls deliver() where the lock would drop.
  */
 import { type KernelErr, kerr } from './errors.js';
 
