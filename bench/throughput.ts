@@ -2,12 +2,12 @@
  * bench/throughput.ts — the throughput harness's command line:
  *   node dist/throughput.js [--duration ms] [--vectors n] [--threads n] [--mode interrupt|poll|hybrid]
  *                           [--json out.json]
- * Prints a table and the ratios to the two baselines measured in the same run (see lib/throughput.ts).
+ * Prints a table and the ratios to the two baselines measured in the same run (the harness is virq's, see packages/virq/src/bench).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { DispatchMode } from '@virq/dispatch';
-import { formatThroughput, runThroughputBench } from './lib/throughput.js';
+import type { DispatchMode } from 'virq';
+import { formatThroughput, runThroughputBench } from 'virq/bench';
 
 const { values } = parseArgs({
   options: {

@@ -58,7 +58,7 @@ export async function runBench(argv: string[]): Promise<number> {
   // The sweep feeds the HTML report's "throughput against vector count" plot.
   const sweep = html ? [1, 4, 16, 64, 256, 1024].filter((n) => n <= Math.max(vectors, 256)) : [];
 
-  const { runThroughputBench } = await import('@virq/bench/throughput');
+  const { runThroughputBench } = await import('./bench/throughput.js');
   const bar = new ProgressBar();
   process.stderr.write(
     `virq bench: ${vectors} MSI-X vectors, ${threads} workers, mode ${mode}, ${(durationMs / 1000).toFixed(1)} s` +

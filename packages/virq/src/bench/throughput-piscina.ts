@@ -54,7 +54,7 @@ export async function runPiscinaBaseline(opts: {
     threads: `${opts.threads} piscina threads + main`,
     seconds,
     handled,
-    latencyUs: summarize(lat.toHistogram()),
+    latencyUs: summarize(lat.totals()),
     cpu,
   });
 }

@@ -1,4 +1,4 @@
-/** Result types of the throughput harness (bench/lib/throughput.ts). */
+/** Result types of the throughput harness (bench/throughput.ts). */
 import type { LatencySummary } from './throughput-latency.js';
 
 /** One measured phase (a baseline or a dispatcher run). */

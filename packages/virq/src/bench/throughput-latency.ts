@@ -1,13 +1,12 @@
 /**
  * Latency recording that works from any thread: a log-linear bucket array in a SharedArrayBuffer
  * (3 significant digits, like HdrHistogram), one region per recording thread so two threads never
- * write the same cache line. The main thread folds the buckets into an hdr-histogram-js histogram.
+ * write the same cache line. The main thread sums the regions and reads percentiles off the buckets
+ * (no histogram library: the buckets already are one).
  *
  * Times are in units of 0.1 µs since a shared epoch (`clock()` below), so every thread's stamps are
  * comparable: performance.now() is per-thread, performance.timeOrigin + now() is not.
  */
-import * as hdr from 'hdr-histogram-js';
-
 /** Values below this are their own bucket (exact). */
 const LINEAR = 2048;
 /** Sub-buckets per power of two above LINEAR. */
@@ -53,17 +52,13 @@ export class LatencyBuckets {
     this.counts.fill(0);
   }
 
-  /** Folds every region into an hdr histogram of microseconds. */
-  toHistogram(): hdr.Histogram {
-    const h = hdr.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3 });
+  /** Sums every region: count per bucket. */
+  totals(): Float64Array {
+    const sum = new Float64Array(BUCKETS);
     for (let r = 0; r < this.regions; r++) {
-      for (let b = 0; b < BUCKETS; b++) {
-        const c = Atomics.load(this.counts, r * BUCKETS + b);
-        // hdr wants integers: keep 0.1 µs resolution by recording units, divide at read time.
-        if (c > 0) h.recordValueWithCount(Math.max(1, bucketValue(b)), c);
-      }
+      for (let b = 0; b < BUCKETS; b++) sum[b] += Atomics.load(this.counts, r * BUCKETS + b);
     }
-    return h;
+    return sum;
   }
 }
 
@@ -81,17 +76,40 @@ export interface LatencySummary {
 /** Percentiles sampled into {@link LatencySummary.distribution}: dense in the tail, where it matters. */
 const DISTRIBUTION_PERCENTILES = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100];
 
-/** Reads p50/p99/p999/max (µs) from a histogram of 0.1 µs units. */
-export function summarize(h: hdr.Histogram): LatencySummary {
+/** Highest value (0.1 µs units) a bucket holds: HdrHistogram's "highest equivalent value". */
+function bucketTop(b: number): number {
+  return b + 1 < BUCKETS ? bucketValue(b + 1) - 1 : bucketValue(b);
+}
+
+/**
+ * Reads p50/p99/p999/max (µs) from summed buckets of 0.1 µs units ({@link LatencyBuckets.totals}).
+ * A percentile is the top of the bucket where the running count reaches it, as HdrHistogram reports.
+ */
+export function summarize(totals: Float64Array): LatencySummary {
   const us = (units: number) => Math.round(units) / 10;
+  let count = 0;
+  let last = -1;
+  for (let b = 0; b < totals.length; b++) {
+    if (totals[b] > 0) last = b;
+    count += totals[b];
+  }
+  const at = (p: number): number => {
+    if (count === 0) return 0;
+    const want = Math.max(1, Math.ceil((p / 100) * count));
+    let seen = 0;
+    for (let b = 0; b < totals.length; b++) {
+      seen += totals[b];
+      if (seen >= want) return us(bucketTop(b));
+    }
+    return us(bucketTop(last));
+  };
   return {
-    count: h.totalCount,
-    p50: us(h.getValueAtPercentile(50)),
-    p99: us(h.getValueAtPercentile(99)),
-    p999: us(h.getValueAtPercentile(99.9)),
-    max: us(h.maxValue),
-    distribution:
-      h.totalCount > 0 ? DISTRIBUTION_PERCENTILES.map((p) => [p, us(h.getValueAtPercentile(p))]) : [],
+    count,
+    p50: at(50),
+    p99: at(99),
+    p999: at(99.9),
+    max: last < 0 ? 0 : us(bucketTop(last)),
+    distribution: count > 0 ? DISTRIBUTION_PERCENTILES.map((p) => [p, at(p)]) : [],
   };
 }
 

@@ -1,0 +1,15 @@
+/**
+ * `virq/bench`: the throughput harness behind `virq bench`, for scripts that want the numbers
+ * without the CLI (the repository's bench/ suites use it this way). Every figure is a ratio to a
+ * baseline measured in the same run.
+ */
+export {
+  formatThroughput,
+  runDispatcherPhase,
+  runThroughputBench,
+  type SweepPoint,
+  type ThroughputOptions,
+  type ThroughputResult,
+} from './throughput.js';
+export type { LatencySummary } from './throughput-latency.js';
+export type { PhaseResult } from './throughput-types.js';
