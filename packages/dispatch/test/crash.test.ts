@@ -11,7 +11,17 @@ function setup(t: import('ava').ExecutionContext, data: Record<string, unknown>)
   return withDispatcher(t, { vectors: N, workers: 2, mode: 'interrupt', data });
 }
 
-function exact(t: import('ava').ExecutionContext, d: Dispatcher, rec: Records): void {
+/**
+ * Exact accounting after a crash: what the test raised (`perVector` on every vector) is what the
+ * dispatcher counted, all of it consumed, and every raise reached a handler call exactly once.
+ */
+function exact(
+  t: import('ava').ExecutionContext,
+  f: { d: Dispatcher; rec: Records; account(perVector: number): void },
+  perVector: number,
+): void {
+  const { d, rec } = f;
+  f.account(perVector);
   const s = d.stats();
   t.is(s.totals.raised, s.totals.delivered + s.totals.coalesced + s.totals.pending + s.totals.dropped);
   t.is(s.totals.pending, 0);
@@ -26,10 +36,12 @@ function exact(t: import('ava').ExecutionContext, d: Dispatcher, rec: Records): 
 test.serial(
   'a handler that throws is reported with its vector, counted, and servicing goes on',
   async (t) => {
-    const { d, rec, errors, storm, finish } = await setup(t, { throwVectors: [3, 40], throwEvery: 2 });
+    const f = await setup(t, { throwVectors: [3, 40], throwEvery: 2 });
+    const { d, rec, errors, storm, finish } = f;
     const accepted = await storm(100);
+    t.is(accepted, N * 2 * 100);
     await quiesce(d, accepted);
-    exact(t, d, rec);
+    exact(t, f, 2 * 100);
     t.true(errors.length >= 1);
     for (const e of errors) {
       t.is(e.error.code, 'EHANDLER');
@@ -59,7 +71,7 @@ test.serial('process.exit() in a handler: reported, worker replaced, nothing los
   // Three crashes on vectors owned by both workers (spread: odd → 1, even → 0), each on the
   // vector's second handler call. A storm coalesces many raises into few calls, so storm in phases
   // (each waits until every raise was consumed): every vector gets at least one call per phase.
-  const { d, rec, errors, restarts, storm, finish } = await setup(t, {
+  const f = await setup(t, {
     exits: [
       [5, 2],
       [10, 2],
@@ -67,15 +79,17 @@ test.serial('process.exit() in a handler: reported, worker replaced, nothing los
     ],
     exitOnce,
   });
+  const { d, errors, restarts, storm, finish } = f;
   let accepted = 0;
   for (let phase = 0; phase < 3; phase++) {
     accepted += await storm(50, { raisers: 3 });
     await quiesce(d, accepted);
   }
+  t.is(accepted, N * 3 * 50 * 3, 'every raise of the three phases was accepted');
   await waitFor(() => restarts.length === 3, 60_000, 'three replacements');
 
   t.deepEqual(Array.from(new Int32Array(exitOnce)), [1, 1, 1], 'every planned crash happened');
-  exact(t, d, rec);
+  exact(t, f, 3 * 50 * 3);
   const crashes = errors.filter((e) => e.error.code === 'EWORKER');
   t.is(crashes.length, 3);
   t.deepEqual(
@@ -100,17 +114,20 @@ test.serial('process.exit() in a handler: reported, worker replaced, nothing los
   );
   // The replacement keeps servicing: a second storm goes through it.
   accepted += await storm(20);
+  t.is(accepted, N * (3 * 50 * 3 + 2 * 20));
   await quiesce(d, accepted);
-  exact(t, d, rec);
+  exact(t, f, 3 * 50 * 3 + 2 * 20);
   await finish();
 });
 
 test.serial('deferred work that throws is reported with its vector; the vector keeps working', async (t) => {
-  const { d, rec, errors, storm, finish } = await setup(t, { defer: true, threadThrowVectors: [7] });
+  const f = await setup(t, { defer: true, threadThrowVectors: [7] });
+  const { d, errors, storm, finish } = f;
   const accepted = await storm(30);
+  t.is(accepted, N * 2 * 30);
   await quiesce(d, accepted);
   await d.stop();
-  exact(t, d, rec);
+  exact(t, f, 2 * 30);
   const s = d.stats();
   t.true(s.vectors[7].deferredErrors >= 1);
   t.is(

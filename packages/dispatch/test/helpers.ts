@@ -82,6 +82,10 @@ export const R = {
   THREAD_INSIDE: 8,
   THREAD_OVERLAP: 9,
   POLL_CALLS: 10,
+  /** Consecutive calls made while the vector was masked in the device's table (needs `data.table`). */
+  MASKED_RUN: 11,
+  /** The longest such run. */
+  MAX_MASKED_RUN: 12,
 } as const;
 
 /** Reads record-handler rows. */
@@ -180,6 +184,8 @@ export interface RecordedOptions extends Omit<DispatcherOptions, 'device' | 'vec
   module?: string | URL;
   /** Start the dispatcher before returning; default true. */
   start?: boolean;
+  /** Give the record handler the device's table: it records masked runs (R.MAX_MASKED_RUN). */
+  recordMasked?: boolean;
 }
 
 /** What {@link withDispatcher} sets up. */
@@ -193,8 +199,50 @@ export interface Recorded {
   restarts: number[];
   /** Raiser threads over all vectors (or `positions`); resolves with the raises accepted. */
   storm(rounds: number, o?: { raisers?: number; seed?: number; positions?: number[] }): Promise<number>;
+  /**
+   * Asserts the accounting against what the test itself raised: each vector's `raised` is
+   * `perVector` (one number for all, or one per position) and the total their sum, no raise went
+   * unrouted, and raised = delivered + coalesced + pending + dropped with nothing pending or dropped.
+   * Call it once everything was consumed ({@link quiesce}).
+   */
+  account(perVector: number | readonly number[], what?: string): void;
   /** Stops the dispatcher and checks that no worker thread or fd is left. */
   finish(): Promise<void>;
+}
+
+/**
+ * The accounting check of {@link Recorded.account}, for a dispatcher over vectors 0..n-1 of `dev`'s
+ * MSI-X index: `perVector[pos]` is what the test raised on vector pos (and any foreign signals it
+ * made, which the table counts into raised when consumed).
+ */
+export function assertRaised(
+  t: ExecutionContext,
+  d: Dispatcher,
+  dev: SoftDevice,
+  perVector: number | readonly number[],
+  what = 'the test',
+): void {
+  const s = d.stats();
+  const n = s.vectors.length;
+  const want = typeof perVector === 'number' ? new Array<number>(n).fill(perVector) : [...perVector];
+  t.is(want.length, n, 'one expected count per vector');
+  const got = s.vectors.map((v) => v.raised);
+  // One deepEqual (not n assertions) so a failure shows every vector that is off.
+  t.deepEqual(got, want, `raised per vector is what ${what} raised`);
+  t.is(
+    s.totals.raised,
+    want.reduce((a, b) => a + b, 0),
+    `raised in total is what ${what} raised`,
+  );
+  const unrouted = range(n).map((v) => dev.vectorTable.counters(VFIO_PCI_MSIX_IRQ_INDEX, v).unrouted);
+  t.deepEqual(unrouted, new Array<number>(n).fill(0), 'no raise went unrouted');
+  t.is(
+    s.totals.raised,
+    s.totals.delivered + s.totals.coalesced + s.totals.pending + s.totals.dropped,
+    'raised = delivered + coalesced + pending + dropped',
+  );
+  t.is(s.totals.pending, 0, 'nothing left pending');
+  t.is(s.totals.dropped, 0, 'nothing dropped');
 }
 
 /**
@@ -205,7 +253,7 @@ export interface Recorded {
  */
 export async function withDispatcher(t: ExecutionContext, o: RecordedOptions): Promise<Recorded> {
   const leaks = new Leaks();
-  const { vectors: n, data, start = true, ...rest } = o;
+  const { vectors: n, data, start = true, recordMasked = false, ...rest } = o;
   const dev = new SoftDevice({ msix: { vectors: n } });
   const rec = new Records(n);
   const d = new Dispatcher({
@@ -213,7 +261,13 @@ export async function withDispatcher(t: ExecutionContext, o: RecordedOptions): P
     ...rest,
     device: dev,
     vectors: n,
-    data: { buf: rec.buf, seq: rec.seq, vectors: range(n), ...data },
+    data: {
+      buf: rec.buf,
+      seq: rec.seq,
+      vectors: range(n),
+      ...(recordMasked ? { table: dev.vectorTable.handle } : {}),
+      ...data,
+    },
   });
   const errors: DispatchErrorEvent[] = [];
   const restarts: number[] = [];
@@ -239,6 +293,7 @@ export async function withDispatcher(t: ExecutionContext, o: RecordedOptions): P
           seed: seed + i,
         })),
       ),
+    account: (perVector, what) => assertRaised(t, d, dev, perVector, what),
     finish: async () => {
       await d.stop();
       await leaks.check(t);

@@ -39,7 +39,7 @@ test('the native addon is available (kernel eventfd tests need it)', (t) => {
 
 for (const mode of ['interrupt', 'hybrid'] as DispatchMode[]) {
   test.serial(`${mode}: kernel eventfds in epoll, signalled by a child process and by raises`, async (t) => {
-    const { dev, rec, d, errors, storm, finish } = await withDispatcher(t, {
+    const f = await withDispatcher(t, {
       vectors: N,
       workers: 2,
       mode,
@@ -47,6 +47,7 @@ for (const mode of ['interrupt', 'hybrid'] as DispatchMode[]) {
       hybrid: { pollAbove: 2_000, interruptBelow: 500, windowMs: 5 },
       data: { defer: true },
     });
+    const { dev, rec, d, errors, storm, finish } = f;
     const table = dev.vectorTable;
     const fds = range(N).map((v) => {
       const desc = table.trigger(VFIO_PCI_MSIX_IRQ_INDEX, v);
@@ -55,10 +56,13 @@ for (const mode of ['interrupt', 'hybrid'] as DispatchMode[]) {
     });
     const [written, raised] = await Promise.all([childWrites(fds, 100), storm(100, { seed: 31 })]);
     t.is(written, N * 100);
+    t.is(raised, N * 2 * 100, 'every raise of the storm was accepted');
     // The child's writes are foreign to the table: it counts them (raised and external) when they
     // are consumed.
     await quiesce(d, written + raised);
     const s = d.stats();
+    // Per vector: the storm's 2 × 100 raises and the child's 100 writes.
+    f.account(2 * 100 + 100, 'the storm and the child');
     t.is(s.totals.raised, s.totals.delivered + s.totals.coalesced);
     for (let v = 0; v < N; v++) {
       const c = table.counters(VFIO_PCI_MSIX_IRQ_INDEX, v);
@@ -77,13 +81,14 @@ for (const mode of ['interrupt', 'hybrid'] as DispatchMode[]) {
 
 test.serial('eventfd triggers: a worker that dies is replaced and closes its epoll set', async (t) => {
   const exitOnce = new SharedArrayBuffer(4);
-  const { rec, d, errors, restarts, storm, finish } = await withDispatcher(t, {
+  const f = await withDispatcher(t, {
     vectors: N,
     workers: 2,
     mode: 'interrupt',
     triggers: 'eventfd',
     data: { exits: [[9, 2]], exitOnce },
   });
+  const { rec, d, errors, restarts, storm, finish } = f;
   let accepted = 0;
   for (let phase = 0; phase < 3; phase++) {
     const n = await storm(50, { raisers: 1, seed: phase + 1 });
@@ -91,6 +96,17 @@ test.serial('eventfd triggers: a worker that dies is replaced and closes its epo
     await quiesce(d, accepted);
   }
   await waitFor(() => restarts.length === 1, 60_000, 'the replacement');
+  t.is(accepted, N * 50 * 3, 'every raise of the three phases was accepted');
+  t.deepEqual(Array.from(new Int32Array(exitOnce)), [1], 'the planned crash happened');
+  f.account(50 * 3, 'the three phases');
+  const s = d.stats();
+  t.true(s.vectors[9].redelivered >= 1, 'what the dead worker held was delivered again');
+  t.is(s.workers[1].restarts, 1);
+  t.is(s.workers[0].restarts, 0);
+  for (let v = 0; v < N; v++)
+    t.is(rec.get(v, R.CALLS), s.vectors[v].delivered, `vector ${v}: one call per delivery`);
+  t.is(rec.sum(R.ORDER_BAD), 0);
+  t.is(rec.sum(R.OVERLAP), 0);
   t.is(errors.length, 1);
   t.is(errors[0].error.code, 'EWORKER');
   t.is(errors[0].vector, 9);

@@ -10,7 +10,7 @@ const ROUNDS = 200;
 
 for (const mode of ['interrupt', 'poll', 'hybrid'] as DispatchMode[]) {
   test.serial(`${mode}: 256 MSI-X vectors on 4 workers under a storm from ${RAISERS} threads`, async (t) => {
-    const { d, rec, errors, storm, finish } = await withDispatcher(t, {
+    const f = await withDispatcher(t, {
       vectors: N,
       workers: 4,
       mode,
@@ -19,10 +19,12 @@ for (const mode of ['interrupt', 'poll', 'hybrid'] as DispatchMode[]) {
       hybrid: { pollAbove: 2_000, interruptBelow: 500, windowMs: 5 },
       data: { defer: true },
     });
+    const { d, rec, errors, storm, finish } = f;
     const accepted = await storm(ROUNDS, { raisers: RAISERS, seed: 17 });
     t.is(accepted, N * RAISERS * ROUNDS, 'every raise was routed to a trigger');
     await quiesce(d, accepted);
     const s = d.stats();
+    f.account(RAISERS * ROUNDS, 'the storm');
     // Exact accounting: every raise is either one handler call or folded into one.
     t.is(s.totals.raised, s.totals.delivered + s.totals.coalesced + s.totals.pending + s.totals.dropped);
     t.is(s.totals.dropped, 0);
