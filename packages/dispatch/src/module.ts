@@ -16,6 +16,30 @@ import { DispatchError } from './errors.js';
 export interface HandlerModule {
   handler?: (vector: number, ctx: HandlerContext) => unknown;
   thread?: (vector: number, ctx: HandlerContext) => unknown;
+  napi?: NapiHooks;
+}
+
+/**
+ * A driver's own interrupt suppression for NAPI (export `napi` from the handler module): in poll and
+ * hybrid modes the Dispatcher calls these on the service worker that owns the vector instead of masking
+ * the vector itself, so the *device* stops interrupting while its queue is polled (e.g. virtio's
+ * VIRTQ_AVAIL_F_NO_INTERRUPT) — the only way to quiet a real device's MSI-X vector, whose eventfd the
+ * kernel signals regardless of virq's mask.
+ * - `mask(vector, ctx)`: napi_schedule — the device stops interrupting for this vector's queue.
+ * - `poll(vector, ctx, budget)`: one poll — do up to `budget` units of work (e.g. frames), return how
+ *   many were done (0 = idle). The cycle ends after `idlePolls` idle polls, once `budget` work is done,
+ *   or when hybrid mode moves the vector back to interrupt mode.
+ * - `unmask(vector, ctx)`: napi_complete — re-enable the device's interrupt, then look for work that
+ *   arrived meanwhile (it raised no interrupt); return false if there is some (the hook masks again and
+ *   the Dispatcher keeps polling), true if the queue is quiet.
+ * Interrupts that race with `mask` still arrive through the trigger and are delivered to `handler` as
+ * usual, so the accounting (raised = delivered + coalesced + pending + dropped) is unchanged; work a poll
+ * reports counts toward hybrid's rate.
+ */
+export interface NapiHooks {
+  mask(vector: number, ctx: HandlerContext): void;
+  poll(vector: number, ctx: HandlerContext, budget: number): number;
+  unmask(vector: number, ctx: HandlerContext): boolean;
 }
 
 /** Normalises `module` (a path, a file: URL string or a URL) to a URL string. */
@@ -46,5 +70,16 @@ export async function loadHandlerModule(url: string): Promise<HandlerModule> {
   if (handler === undefined && thread === undefined) {
     throw new DispatchError('EMODULE', `handler module ${url} exports neither 'handler' nor 'thread'`);
   }
-  return { handler, thread };
+  const napi = ns.napi ?? (typeof def === 'object' && def !== null ? def.napi : undefined);
+  if (napi === undefined) return { handler, thread };
+  const hooks = napi as Record<string, unknown>;
+  for (const f of ['mask', 'poll', 'unmask']) {
+    if (typeof hooks?.[f] !== 'function') {
+      throw new DispatchError(
+        'EMODULE',
+        `handler module ${url}: export 'napi' has no function '${f}' (needs mask, poll, unmask)`,
+      );
+    }
+  }
+  return { handler, thread, napi: napi as NapiHooks };
 }

@@ -61,6 +61,7 @@ const servicer = new Servicer({
   controlId,
   handler: mod.handler,
   hasThread: mod.thread !== undefined,
+  napi: mod.napi,
   queueDeferred: (pos) => deferredBell.ring(pos),
   takeControl: () => {
     const out: ControlMessage[] = [];

@@ -12,6 +12,7 @@
  */
 import { type ContextEnv, VectorContext } from './context.js';
 import { H, VC, VECTOR_SLOTS, VECTOR_WORDS, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
+import type { NapiHooks } from './module.js';
 import type { TriggerSet } from './ports.js';
 
 /** The user's top half: fast, returns true to ask for deferred work. */
@@ -52,6 +53,8 @@ export interface ServicerOptions {
   handler: TopHalf | undefined;
   /** The module exports `thread` (deferred work). */
   hasThread: boolean;
+  /** The module's driver NAPI hooks (module.ts): the device's own suppression instead of virq's mask. */
+  napi?: NapiHooks;
   /** Rings the main thread's deferred-work doorbell with a position. */
   queueDeferred(pos: number): void;
   /** Takes pending control messages (receiveMessageOnPort). */
@@ -84,6 +87,8 @@ export class Servicer {
   /** Positions taken over with deliveries in flight, served at the top of the loop. */
   private readonly serveLater: number[] = [];
   private readonly suppressed: Int32Array;
+  /** Work the driver's NAPI polls reported per vector (hybrid counts it toward the rate). */
+  private readonly napiWork: Float64Array;
 
   constructor(options: ServicerOptions) {
     this.o = options;
@@ -95,6 +100,7 @@ export class Servicer {
     this.lastRaised = new Float64Array(this.n);
     this.lastReport = new Float64Array(this.n).fill(Number.NEGATIVE_INFINITY);
     this.suppressed = new Int32Array(this.n);
+    this.napiWork = new Float64Array(this.n);
   }
 
   private context(pos: number): VectorContext {
@@ -114,7 +120,12 @@ export class Servicer {
     state.wset(slot, WI.STATE, WorkerState.RUNNING);
     for (;;) {
       if (Atomics.load(header, H.STOP) !== 0) break;
-      while (this.serveLater.length > 0) this.serve(this.serveLater.pop()!);
+      while (this.serveLater.length > 0) {
+        const pos = this.serveLater.pop()!;
+        // -1 - pos: driver hooks found work on acquire; poll it (it raised no interrupt).
+        if (pos < 0) this.drainAfterUnmask(-1 - pos);
+        else this.serve(pos);
+      }
       if (tuning.mode === MODE.hybrid) this.evaluate(false);
       const n = set.collect(0);
       if (n > 0) {
@@ -139,7 +150,7 @@ export class Servicer {
       }
     }
     // Leave NAPI state clean: a stopped dispatcher's vectors are unmasked unless the user masked them.
-    while (this.pollList.length > 0) this.complete(this.pollList[this.pollList.length - 1]);
+    while (this.pollList.length > 0) this.complete(this.pollList[this.pollList.length - 1], true);
     state.wset(slot, WI.STATE, WorkerState.STOPPED);
   }
 
@@ -276,7 +287,8 @@ export class Servicer {
     const { state, ops } = this.o.env;
     if (state.vget(pos, VI.USER_MASKED) !== 0) return;
     state.vset(pos, VI.POLLING, 1);
-    ops.mask(pos);
+    if (this.o.napi !== undefined) this.o.napi.mask(this.vectorOf(pos), this.context(pos));
+    else ops.mask(pos);
     this.budgetLeft[pos] = this.o.tuning.budget;
     this.emptyPolls[pos] = 0;
     this.pollList.push(pos);
@@ -291,11 +303,17 @@ export class Servicer {
     for (let i = 0; i < list.length; i++) {
       const pos = list[i];
       const base = pos * VECTOR_WORDS;
-      const got = ops.poll(pos);
       state.wcount(slot, WC.polls);
       state.vcount(pos, VC.polls);
-      if (got > 0) {
-        Atomics.add(vi, base + VI.INFLIGHT, got);
+      if (this.o.napi !== undefined) {
+        // The driver polls its own queue; no interrupt is claimed, so nothing goes through the table.
+        const done = this.o.napi.poll(this.vectorOf(pos), this.context(pos), this.budgetLeft[pos]);
+        this.napiWork[pos] += done;
+        if (done > 0) this.emptyPolls[pos] = 0;
+        else this.emptyPolls[pos]++;
+        this.budgetLeft[pos] -= done;
+      } else if (ops.poll(pos) > 0) {
+        Atomics.add(vi, base + VI.INFLIGHT, 1);
         this.emptyPolls[pos] = 0;
         this.call(pos, Atomics.load(vi, base + VI.INFLIGHT));
         this.budgetLeft[pos]--;
@@ -308,21 +326,38 @@ export class Servicer {
         Atomics.load(vi, base + VI.MODE) === 0 ||
         Atomics.load(vi, base + VI.USER_MASKED) !== 0
       ) {
-        this.complete(pos);
-        i--;
+        if (this.complete(pos, false)) i--;
       }
     }
   }
 
   /**
    * napi_complete: off the poll list and unmasked (unless the user masked it). The unmask re-signals
-   * anything raised meanwhile, so a vector still busy comes straight back as an interrupt.
+   * anything raised meanwhile, so a vector still busy comes straight back as an interrupt. With driver
+   * hooks, an unmask that finds work (it raised no interrupt) keeps the vector polling for another
+   * cycle unless `force` (stop, release: the next owner looks again on acquire). Returns true if the
+   * vector left the poll list.
    */
-  private complete(pos: number): void {
+  private complete(pos: number, force: boolean): boolean {
     const { state, ops } = this.o.env;
     const list = this.pollList;
     const at = list.indexOf(pos);
-    if (at < 0) return;
+    if (at < 0) return true;
+    const napi = this.o.napi;
+    if (napi !== undefined && state.vget(pos, VI.USER_MASKED) === 0) {
+      const quiet = napi.unmask(this.vectorOf(pos), this.context(pos));
+      if (!quiet && !force && state.vget(pos, VI.MODE) !== 0) {
+        this.budgetLeft[pos] = this.o.tuning.budget;
+        this.emptyPolls[pos] = 0;
+        return false;
+      }
+      list[at] = list[list.length - 1];
+      list.pop();
+      state.vset(pos, VI.POLLING, 0);
+      // Interrupt mode again with work left: the handler takes it now (no interrupt will come for it).
+      if (!quiet && !force) this.drainAfterUnmask(pos);
+      return true;
+    }
     list[at] = list[list.length - 1];
     list.pop();
     state.vset(pos, VI.POLLING, 0);
@@ -331,6 +366,28 @@ export class Servicer {
       // A user mask that raced with our unmask must win: it set USER_MASKED before masking.
       if (state.vget(pos, VI.USER_MASKED) !== 0) ops.mask(pos);
     }
+    return true;
+  }
+
+  /** The vector number at position `pos`. */
+  private vectorOf(pos: number): number {
+    return this.o.env.vectors[pos];
+  }
+
+  /**
+   * Driver hooks, back in interrupt mode with work the device did not interrupt for: poll until the
+   * unmask finds the queue quiet (bounded; beyond the bound the vector goes back on the poll list).
+   */
+  private drainAfterUnmask(pos: number): void {
+    const napi = this.o.napi as NapiHooks;
+    const v = this.vectorOf(pos);
+    const ctx = this.context(pos);
+    for (let round = 0; round < 16; round++) {
+      napi.mask(v, ctx);
+      this.napiWork[pos] += napi.poll(v, ctx, this.o.tuning.budget);
+      if (napi.unmask(v, ctx)) return;
+    }
+    this.napiSchedule(pos);
   }
 
   /**
@@ -346,7 +403,7 @@ export class Servicer {
     this.windowStart = now;
     const { state, ops } = this.o.env;
     for (const pos of this.ownedList) {
-      const raised = ops.raised(pos);
+      const raised = ops.raised(pos) + this.napiWork[pos];
       const rate = ((raised - this.lastRaised[pos]) * 1000) / dt;
       this.lastRaised[pos] = raised;
       state.vc[pos * VECTOR_SLOTS + VC.rate] = rate;
@@ -383,10 +440,20 @@ export class Servicer {
       if (this.owned[pos] !== 0) continue;
       this.owned[pos] = 1;
       this.ownedList.push(pos);
-      this.lastRaised[pos] = ops.raised(pos);
+      this.lastRaised[pos] = ops.raised(pos) + this.napiWork[pos];
       if (tuning.mode === MODE.interrupt) state.vset(pos, VI.MODE, 0);
       else if (tuning.mode === MODE.poll) state.vset(pos, VI.MODE, 1);
-      if (state.vget(pos, VI.POLLING) !== 0) {
+      if (this.o.napi !== undefined) {
+        // The last owner (crashed, or released it mid-cycle) may have left the device's interrupt off,
+        // or work it raised no interrupt for: unmask, and poll it if there is work.
+        state.vset(pos, VI.POLLING, 0);
+        if (
+          state.vget(pos, VI.USER_MASKED) === 0 &&
+          !this.o.napi.unmask(this.vectorOf(pos), this.context(pos))
+        ) {
+          this.serveLater.push(-1 - pos);
+        }
+      } else if (state.vget(pos, VI.POLLING) !== 0) {
         state.vset(pos, VI.POLLING, 0);
         if (state.vget(pos, VI.USER_MASKED) === 0) ops.unmask(pos);
       }
@@ -421,7 +488,7 @@ export class Servicer {
     const { set, slot } = this.o;
     for (const pos of positions) {
       if (this.owned[pos] === 0) continue;
-      this.complete(pos);
+      this.complete(pos, true);
       set.remove(pos);
       this.owned[pos] = 0;
       const at = this.ownedList.indexOf(pos);
