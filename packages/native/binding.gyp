@@ -7,7 +7,9 @@
         "cpp/errors.cc",
         "cpp/eventfd.cc",
         "cpp/epoll.cc",
-        "cpp/vfio.cc"
+        "cpp/vfio.cc",
+        "cpp/mem.cc",
+        "cpp/iommu.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -5,11 +5,20 @@
  */
 
 export type { IrqDevice, IrqInfo, IrqSet } from './device.js';
+export {
+  DmaBuffer,
+  type DmaBufferHandle,
+  DmaPool,
+  type DmaPoolOptions,
+  IovaAllocator,
+} from './dma.js';
 export type { DoorbellHandle, DoorbellLike } from './doorbell.js';
 export { ERRNO, type ErrnoCode, errnoName, VfioError, type VfioSyscall } from './errors.js';
 export { EventFdPool, type EventFdPoolHandle, type EventFdPoolOptions, MAX_WATCHES } from './eventfd-pool.js';
 export { closeKernelProbe } from './kernel-poll.js';
+export { MmioRegion, type MmioRegionHandle } from './mmio.js';
 export { hasNative, nativeLoadError } from './native.js';
+export { VfioPciDevice, type VfioPciHandle, type VfioPciOpenOptions } from './pci-device.js';
 export { SET_IRQS_DISPATCH, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
 export {
   SHARED_EVENTFD_MAX,

@@ -14,6 +14,8 @@ VirqAddon::VirqAddon(Napi::Env env, Napi::Object exports) : env_(env) {
   InitEventfd(env, exports);
   InitEpoll(env, exports, this);
   InitVfio(env, exports);
+  InitMem(env, exports);
+  InitIommu(env, exports);
   // Registered after napi's own teardown hook, so it runs before napi finalizes the remaining objects
   // (cleanup hooks run in reverse order of registration).
   napi_add_env_cleanup_hook(env, OnEnvCleanup, this);

@@ -50,5 +50,8 @@ class FdHandle : public Napi::ObjectWrap<FdHandle> {
 void InitEventfd(Napi::Env env, Napi::Object exports);
 void InitEpoll(Napi::Env env, Napi::Object exports, VirqAddon* addon);
 void InitVfio(Napi::Env env, Napi::Object exports);
+// Device memory (mem.cc) and the IOMMU (iommu.cc).
+void InitMem(Napi::Env env, Napi::Object exports);
+void InitIommu(Napi::Env env, Napi::Object exports);
 
 }  // namespace virq

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { EpollEvent } from './epoll-types.js';
 import { codedError } from './errors.js';
+import type { NativeIommu } from './iommu.js';
+import type { NativeMem } from './memory.js';
 import type { VfioUapiTable } from './vfio-uapi.js';
 
 /**
@@ -94,6 +96,10 @@ export interface NativeBinding {
   /** pipe2(O_CLOEXEC [| O_NONBLOCK]): [readFd, writeFd]; the caller owns both (close with closeFd). */
   pipe(nonblock?: boolean): [number, number];
   vfio: NativeVfio;
+  /** Mappings, memfd, region info with capabilities (cpp/mem.cc). */
+  mem: NativeMem;
+  /** type1 and iommufd DMA mapping (cpp/iommu.cc). */
+  iommu: NativeIommu;
 }
 
 let binding: NativeBinding | undefined;

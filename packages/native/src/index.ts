@@ -11,6 +11,30 @@ export { type EpollEvent, EpollEvents, WAKE_TAG } from './epoll-types.js';
 export { type ErrnoError, isErrnoError } from './errors.js';
 export { EVENTFD_MAX, EventFd, type EventFdOptions } from './eventfd.js';
 export {
+  type DmaAccess,
+  type DmaMapper,
+  IoasIommu,
+  type IommuInfo,
+  type IovaRange,
+  Type1Iommu,
+  vfioCdevOf,
+} from './iommu.js';
+export {
+  createMemfd,
+  ensureMemoryDecoding,
+  type FdMapping,
+  getRegionInfoCaps,
+  type MapRegionOptions,
+  type MemfdOptions,
+  mapFd,
+  mappableAreas,
+  mapRegion,
+  memlockLimit,
+  pageSize,
+  type RegionArea,
+  type VfioRegionInfoCaps,
+} from './memory.js';
+export {
   Iommufd,
   iommuGroupOf,
   openVfioCdev,
