@@ -29,21 +29,26 @@ const targets = {
   'vector-table': {
     pkg: 'packages/core',
     file: 'dist/src/vector-table.js',
-    tests: ['vector-table', 'take-held', 'model', 'shared-eventfd', 'fallback', 'conformance-shared'],
+    tests: ['vector-table', 'take-held', 'model', 'fallback', 'conformance-shared'],
   },
   'eventfd-pool': {
-    pkg: 'packages/core',
+    pkg: 'packages/trigger',
     file: 'dist/src/eventfd-pool.js',
-    tests: ['shared-eventfd', 'vector-table', 'take-held', 'fallback', 'model'],
+    tests: ['shared-eventfd'],
   },
   'set-irqs': {
     pkg: 'packages/core',
     file: 'dist/src/set-irqs.js',
     tests: ['model', 'conformance-shared', 'uapi'],
   },
-  intrs: {
+  intx: {
     pkg: 'packages/core',
-    file: 'dist/src/intrs.js',
+    file: 'dist/src/intx.js',
+    tests: ['model', 'conformance-shared'],
+  },
+  msi: {
+    pkg: 'packages/core',
+    file: 'dist/src/msi.js',
     tests: ['model', 'conformance-shared', 'take-held'],
   },
   doorbell: { pkg: 'packages/atomics-sync', file: 'dist/src/doorbell.js', tests: ['doorbell'] },

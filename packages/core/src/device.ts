@@ -3,7 +3,7 @@
  * SoftDevice implements it in software; VfioDevice passes it to a real vfio-pci device. They share the
  * interface and the argument checks on the JS side, not the IRQ logic.
  */
-import type { EventfdLike } from './trigger-desc.js';
+import type { EventfdLike } from '@virq/trigger/internal';
 import type { VectorTable } from './vector-table.js';
 
 /** `struct vfio_irq_info` as returned (argsz omitted). */

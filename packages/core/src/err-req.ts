@@ -2,8 +2,7 @@
  * ERR (AER) and REQ (device release request), drivers/vfio/pci/vfio_pci_intrs.c's
  * vfio_pci_set_ctx_trigger_single: one trigger each, no enable step, loopback by NONE/BOOL.
  */
-import { kerr } from './errors.js';
-import { type EventfdCtx, eventfdCtxFdget } from './trigger.js';
+import { type EventfdCtx, eventfdCtxFdget, kerr } from '@virq/trigger/internal';
 import {
   VFIO_IRQ_SET_DATA_BOOL,
   VFIO_IRQ_SET_DATA_EVENTFD,

@@ -4,6 +4,19 @@
  * @packageDocumentation
  */
 
+// The triggers live in @virq/trigger; they are part of this package's API as before.
+export * from '@virq/trigger';
+export {
+  Virqfd,
+  type VirqfdHandler,
+  type VirqfdSlot,
+  type VirqfdThread,
+  virqfdDisable,
+  virqfdEnable,
+  virqfdFlushThread,
+  virqfdPollHup,
+  virqfdSlot,
+} from '@virq/trigger/internal';
 export type { IrqDevice, IrqInfo, IrqSet } from './device.js';
 export {
   DmaBuffer,
@@ -12,20 +25,9 @@ export {
   type DmaPoolOptions,
   IovaAllocator,
 } from './dma.js';
-export type { DoorbellHandle, DoorbellLike } from './doorbell.js';
-export { ERRNO, type ErrnoCode, errnoName, VfioError, type VfioSyscall } from './errors.js';
-export { EventFdPool, type EventFdPoolHandle, type EventFdPoolOptions, MAX_WATCHES } from './eventfd-pool.js';
-export { closeKernelProbe } from './kernel-poll.js';
 export { MmioRegion, type MmioRegionHandle } from './mmio.js';
-export { hasNative, nativeLoadError } from './native.js';
 export { VfioPciDevice, type VfioPciHandle, type VfioPciOpenOptions } from './pci-device.js';
 export { SET_IRQS_DISPATCH, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
-export {
-  SHARED_EVENTFD_MAX,
-  SharedEventFd,
-  type SharedEventFdHandle,
-  type SharedEventFdOptions,
-} from './shared-eventfd.js';
 export {
   SoftDevice,
   type SoftDeviceOptions,
@@ -33,7 +35,6 @@ export {
   type SoftMsiOptions,
   type SoftMsixOptions,
 } from './soft-device.js';
-export { type EventfdLike, signalDesc, type TriggerDesc, takeDesc } from './trigger.js';
 export * from './uapi.js';
 export {
   Counter,
@@ -51,14 +52,3 @@ export {
   type VectorTableLayout,
 } from './vector-table.js';
 export { VfioDevice, type VfioDeviceBackend } from './vfio-device.js';
-export {
-  Virqfd,
-  type VirqfdHandler,
-  type VirqfdSlot,
-  type VirqfdThread,
-  virqfdDisable,
-  virqfdEnable,
-  virqfdFlushThread,
-  virqfdPollHup,
-  virqfdSlot,
-} from './virqfd.js';

@@ -4,8 +4,14 @@
  * eventfd (a virqfd) and the device side (assert / deassert). Other threads see INTx through the
  * vector table; everything here runs on the device's thread.
  */
-import { kerr } from './errors.js';
-import { type EventfdCtx, eventfdCtxFdget } from './trigger.js';
+import {
+  type EventfdCtx,
+  eventfdCtxFdget,
+  kerr,
+  virqfdDisable,
+  virqfdEnable,
+  virqfdFlushThread,
+} from '@virq/trigger/internal';
 import {
   VFIO_IRQ_SET_DATA_BOOL,
   VFIO_IRQ_SET_DATA_EVENTFD,
@@ -25,7 +31,6 @@ import {
   type Vdev,
 } from './vdev.js';
 import { type RaiseOutcome, ST_ENABLED, ST_LEVEL, ST_MASKED, ST_PENDING } from './vector-layout.js';
-import { virqfdDisable, virqfdEnable, virqfdFlushThread } from './virqfd.js';
 
 /**
  * vfio_send_intx_eventfd(): signal the INTx trigger if INTx is enabled and not virtually disabled.

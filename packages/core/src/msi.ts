@@ -4,8 +4,16 @@
  * with the kernel's unwind, dynamic MSI-X allocation, loopback, and the opt-in per-vector
  * MASK/UNMASK extension.
  */
-import { type KernelErr, kerr } from './errors.js';
-import { type EventfdLike, eventfdCtxFdget } from './trigger.js';
+import {
+  type EventfdLike,
+  eventfdCtxFdget,
+  type KernelErr,
+  kerr,
+  virqfdDisable,
+  virqfdEnable,
+  virqfdPollHup,
+  virqfdSlot,
+} from '@virq/trigger/internal';
 import {
   VFIO_IRQ_SET_DATA_BOOL,
   VFIO_IRQ_SET_DATA_EVENTFD,
@@ -16,7 +24,6 @@ import {
 } from './uapi.js';
 import { type IrqData, irqIs, isIrqNone, newCtx, type SetResult, setIrqType, type Vdev } from './vdev.js';
 import { ST_ENABLED, ST_MASKED, ST_PENDING } from './vector-layout.js';
-import { virqfdDisable, virqfdEnable, virqfdPollHup, virqfdSlot } from './virqfd.js';
 
 /** vfio_msi_enable(): allocate `nvec` vectors; a positive return is the number the platform has. */
 function vfioMsiEnable(vdev: Vdev, nvec: number, msix: boolean): SetResult {

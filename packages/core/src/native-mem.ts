@@ -3,7 +3,7 @@
  * IRQ paths these have no shared-memory fallback: without the addon there is no device to map.
  */
 import type * as Native from '@virq/native';
-import { loadNativeSync, nativeLoadError } from './native.js';
+import { loadNativeSync, nativeLoadError } from '@virq/trigger/internal';
 
 /** @virq/native, or throws ERR_VIRQ_NATIVE_MISSING with the reason it did not load. */
 export function nativeModule(): typeof Native {

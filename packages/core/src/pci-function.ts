@@ -10,7 +10,7 @@
  * interrupt does. In the kernel an unmask inside a spinlock-held section delivers only after the lock is
  * dropped; here the helpers only change state and intx.ts calls deliver() where the lock would drop.
  */
-import { type KernelErr, kerr } from './errors.js';
+import { type KernelErr, kerr } from '@virq/trigger/internal';
 
 /** Device-side INTx and MSI/MSI-X allocation state. */
 export class PciFunction {

@@ -4,12 +4,13 @@
  * and the IRQ part of vfio_pci_core_close_device() over the same files. The checks run in the kernel's order; the first failing
  * one decides the errno.
  */
+
+import type { EventfdLike } from '@virq/trigger/internal';
+import { type KernelErr, kerr } from '@virq/trigger/internal';
 import type { IrqSet } from './device.js';
 import { replaceSingle, vfioPciSetErrTrigger, vfioPciSetReqTrigger } from './err-req.js';
-import { type KernelErr, kerr } from './errors.js';
 import { vfioIntxDisable, vfioPciSetIntxMask, vfioPciSetIntxTrigger, vfioPciSetIntxUnmask } from './intx.js';
 import { vfioMsiDisable, vfioPciSetMsiMask, vfioPciSetMsiTrigger, vfioPciSetMsiUnmask } from './msi.js';
-import type { EventfdLike } from './trigger-desc.js';
 import {
   VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_TRIGGER,

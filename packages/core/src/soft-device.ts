@@ -8,8 +8,9 @@
  * that created it and every method runs to completion, which serialises the same way; other threads
  * work through its VectorTable (attach the handle), never through the SoftDevice object.
  */
+
+import { KernelErr, VfioError, virqfdPollHup } from '@virq/trigger/internal';
 import type { IrqDevice, IrqInfo, IrqSet } from './device.js';
-import { KernelErr, VfioError } from './errors.js';
 import { intxAssert, intxConfigWrite, intxDeassert } from './intx.js';
 import { PciFunction } from './pci-function.js';
 import { vfioPciIrqsRelease, vfioPciSetIrqsIoctl, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
@@ -30,7 +31,6 @@ import type { Extensions, Vdev } from './vdev.js';
 import { type RaiseOutcome, ST_ENABLED } from './vector-layout.js';
 import { VectorTableOwner } from './vector-owner.js';
 import { VectorTable } from './vector-table.js';
-import { virqfdPollHup } from './virqfd.js';
 
 /** INTx configuration. */
 export interface SoftIntxOptions {

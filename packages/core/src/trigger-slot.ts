@@ -5,9 +5,9 @@
  * synchronize_irq() of vfio_intx_set_signal / free_irq). One object per thread per table: it also
  * holds the eventfd pools this thread can signal into.
  */
-import { EventFdPool, type EventFdPoolHandle } from './eventfd-pool.js';
-import { kernelFdSignal } from './kernel-fd.js';
-import type { TriggerDesc } from './trigger-desc.js';
+
+import type { TriggerDesc } from '@virq/trigger/internal';
+import { EventFdPool, type EventFdPoolHandle, kernelFdSignal } from '@virq/trigger/internal';
 import {
   R_INFLIGHT,
   R_SYNC_WAITERS,

@@ -14,14 +14,13 @@
  * Mainline behaviour is followed (see README "Differences from the spec"); opt-in extensions are
  * marked EXTENSION and off by default.
  */
-import type { KernelErr } from './errors.js';
+import type { EventfdCtx, EventfdLike, KernelErr } from '@virq/trigger/internal';
+import { type VirqfdSlot, virqfdSlot } from '@virq/trigger/internal';
 import type { PciFunction } from './pci-function.js';
-import type { EventfdCtx, EventfdLike } from './trigger-desc.js';
 import { VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX } from './uapi.js';
 import type { RaiseOutcome } from './vector-layout.js';
 import type { VectorTableOwner } from './vector-owner.js';
 import type { VectorTable } from './vector-table.js';
-import { type VirqfdSlot, virqfdSlot } from './virqfd.js';
 
 /** Data handed to a set function, already checked against the data type (argsz). */
 export type IrqData =

@@ -4,7 +4,7 @@
  * accounting counters at byte 64). Everything else about the table reads and writes through these
  * offsets; the meaning of the counters is in vector-table.ts.
  */
-import type { EventFdPoolHandle } from './eventfd-pool.js';
+import type { EventFdPoolHandle } from '@virq/trigger/internal';
 import { VFIO_PCI_NUM_IRQS } from './uapi.js';
 
 const MAGIC = 0x76697174; // 'virqt'

@@ -4,8 +4,7 @@
  * and counts the raises that do not go through the lock-free {@link VectorTable.raise} (INTx,
  * unrouted messages). Other threads never hold one: they attach a {@link VectorTable}.
  */
-import type { EventFdPool } from './eventfd-pool.js';
-import type { TriggerDesc } from './trigger-desc.js';
+import type { EventFdPool, TriggerDesc } from '@virq/trigger/internal';
 import {
   Counter,
   H_GENERATION,

@@ -24,9 +24,8 @@
  * signals, so a consumer can never see a signal that is not yet counted), never under-stated.
  */
 
-import type { EventFdPool, EventFdPoolHandle } from './eventfd-pool.js';
-import { takeDesc } from './trigger.js';
-import type { TriggerDesc } from './trigger-desc.js';
+import type { EventFdPool, EventFdPoolHandle, TriggerDesc } from '@virq/trigger/internal';
+import { takeDesc } from '@virq/trigger/internal';
 import { TriggerSlots } from './trigger-slot.js';
 import { IRQ_INDEX_NAMES, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_NUM_IRQS } from './uapi.js';
 import {

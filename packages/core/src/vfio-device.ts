@@ -6,11 +6,10 @@
  * signals. The kernel raises these interrupts itself: the table counts them when they are consumed
  * (`external`), not when they happen.
  */
+
+import { ERRNO, type ErrnoCode, loadNativeSync, SharedEventFd, VfioError } from '@virq/trigger/internal';
 import type { IrqDevice, IrqInfo, IrqSet } from './device.js';
-import { ERRNO, type ErrnoCode, VfioError } from './errors.js';
-import { loadNativeSync } from './native.js';
 import { impliedArgsz } from './set-irqs.js';
-import { SharedEventFd } from './shared-eventfd.js';
 import {
   VFIO_IRQ_SET_ACTION_TRIGGER,
   VFIO_IRQ_SET_ACTION_TYPE_MASK,

@@ -3,8 +3,9 @@
  * from one cloneable handle: the dispatcher's state, core's vector table, and how to kick a service
  * worker.
  */
-import { SharedEventFd, type SharedEventFdHandle, VectorTable, type VectorTableHandle } from '@virq/core';
+import { VectorTable, type VectorTableHandle } from '@virq/core';
 import { loadNative } from '@virq/native';
+import { SharedEventFd, type SharedEventFdHandle } from '@virq/trigger';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
 import type { ContextEnv } from './context.js';
 import { DispatchState, type DispatchStateHandle } from './layout.js';

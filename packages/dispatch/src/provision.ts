@@ -11,8 +11,9 @@
  * Each close step is pushed onto `closers` right after its create: a create that fails part way (pool
  * full, EMFILE) must not leak the ones made before it. The closers run in reverse.
  */
-import { EventFdPool, type IrqDevice, SharedEventFd } from '@virq/core';
+import type { IrqDevice } from '@virq/core';
 import { EventFd } from '@virq/native';
+import { EventFdPool, SharedEventFd } from '@virq/trigger';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
 import type { EoiSpec } from './env.js';
 import type { TriggerSpec } from './trigger-sets.js';

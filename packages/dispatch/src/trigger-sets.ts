@@ -9,8 +9,9 @@
  *
  * Both report kicked positions with count 0, and the control id as itself.
  */
-import { SharedEventFd, type SharedEventFdHandle } from '@virq/core';
+
 import { Epoll, WAKE_TAG } from '@virq/native';
+import { SharedEventFd, type SharedEventFdHandle } from '@virq/trigger';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
 import type { TriggerSet } from './ports.js';
 

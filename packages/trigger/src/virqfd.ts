@@ -21,7 +21,8 @@
 import { type KernelErr, kerr } from './errors.js';
 import { EV_HUP, EV_IN } from './eventfd-pool.js';
 import { kernelWatchAdd } from './kernel-watch.js';
-import { type EventfdCtx, type EventfdLike, eventfdCtxFdget } from './trigger.js';
+import { eventfdCtxFdget } from './trigger.js';
+import type { EventfdCtx, EventfdLike } from './trigger-desc.js';
 
 /** `struct virqfd **pvirqfd`: the slot a virqfd is installed in. */
 export interface VirqfdSlot {

@@ -18,8 +18,6 @@ import {
 import { SharedEventFd, type SharedEventFdHandle } from './shared-eventfd.js';
 import type { EventfdCtx, EventfdLike, TriggerDesc } from './trigger-desc.js';
 
-export type { EventfdCtx, EventfdLike, TriggerDesc } from './trigger-desc.js';
-
 class SharedCtx implements EventfdCtx {
   readonly desc: TriggerDesc;
   private released = false;

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { EventFd } from '@virq/native';
 import test from 'ava';
 import { EventFdPool, SHARED_EVENTFD_MAX, SharedEventFd, VfioError } from '../src/index.js';
-import { openFds } from './helpers/kit.js';
+import { openFds } from './helpers.js';
 
 const fdsBefore = openFds();
 const liveBefore = EventFdPool.default.live;
