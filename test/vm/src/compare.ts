@@ -2,9 +2,15 @@
  * Step-by-step comparison of the kernel's answers with SoftDevice's, and the report of the first
  * divergence: the whole sequence up to that op, with both sides' results, so it can be replayed.
  */
-import { type DivergenceContext, type KnownDifference, knownDifference } from './known-differences.js';
+import {
+  type DivergenceContext,
+  KNOWN_DIFFERENCES,
+  type KnownDifference,
+  knownDifference,
+} from './known-differences.js';
 import { argszOf, type Op, type OpResult, opLine, type Sequence } from './seqfile.js';
 import { flagNames, INDEX_NAMES, retName } from './uapi.js';
+import type { KernelName } from './vm.js';
 
 /** One op where the two sides disagree. */
 export interface Divergence {
@@ -13,18 +19,24 @@ export interface Divergence {
   kernel: OpResult | undefined;
   soft: OpResult | undefined;
   known?: KnownDifference;
+  /**
+   * Unforgiven divergences only: the later ops of the sequence that differ too. The first divergence
+   * is the finding (after it the two sides' state may have split); these say how far it reaches.
+   */
+  later?: number[];
 }
 
 /** The outcome of a comparison. */
 export interface Comparison {
   sequences: number;
+  /** Ops compared: every op of every sequence up to its first unforgiven divergence. */
   ops: number;
-  /** Divergences not forgiven by known-differences.ts (the test fails on any). */
+  /** The first unforgiven divergence of each sequence that has one (the test fails on any). */
   divergences: Divergence[];
-  /** Divergences forgiven, with the entry that forgave them. */
+  /** Every forgiven divergence, with the entry that forgave it. */
   forgiven: Divergence[];
-  /** Ops not compared because a forgiven divergence split the two sides' state. */
-  skipped: number;
+  /** Forgiven ops per entry id (every entry of the list, 0 when it forgave nothing). */
+  forgivenBy: Record<string, number>;
 }
 
 function sameResult(a: OpResult, b: OpResult): boolean {
@@ -36,14 +48,17 @@ function sameResult(a: OpResult, b: OpResult): boolean {
 }
 
 /**
- * Compares per op. After the first unforgiven divergence in a sequence the rest of it is skipped (its
- * state has split), but other sequences go on, so one bug does not hide another.
+ * Compares per op. A forgiven op does not end its sequence: the next op is compared as usual. After
+ * the first unforgiven divergence the rest of that sequence is not compared (the two sides' state may
+ * have split, so what follows would only echo it), but other sequences go on, so one bug does not
+ * hide another. `known` is the forgiveness list (known-differences.ts unless a test passes its own).
  */
 export function compareResults(
   seqs: readonly Sequence[],
   kernel: readonly OpResult[],
   soft: ReadonlyMap<string, readonly OpResult[]>,
-  kernelRelease: string,
+  kernelName: KernelName,
+  known: readonly KnownDifference[] = KNOWN_DIFFERENCES,
 ): Comparison {
   const bySeq = new Map<string, OpResult[]>();
   for (const r of kernel) {
@@ -51,7 +66,13 @@ export function compareResults(
     list.push(r);
     bySeq.set(r.seq, list);
   }
-  const result: Comparison = { sequences: 0, ops: 0, divergences: [], forgiven: [], skipped: 0 };
+  const result: Comparison = {
+    sequences: 0,
+    ops: 0,
+    divergences: [],
+    forgiven: [],
+    forgivenBy: Object.fromEntries(known.map((k) => [k.id, 0])),
+  };
   for (const seq of seqs) {
     result.sequences++;
     const k = bySeq.get(seq.id) ?? [];
@@ -62,21 +83,25 @@ export function compareResults(
       const sr = s[i];
       if (kr && sr && sameResult(kr, sr)) continue;
       const d: Divergence = { seq, i, kernel: kr, soft: sr };
-      if (kr && sr) {
+      if (kr && sr?.state) {
         const ctx: DivergenceContext = {
           device: seq.device,
           op: seq.ops[i],
           kernel: kr,
           soft: sr,
-          kernelRelease,
+          state: sr.state,
+          kernelName,
         };
-        d.known = knownDifference(ctx);
+        d.known = knownDifference(ctx, known);
       }
       if (d.known) {
         result.forgiven.push(d);
-        if (!d.known.splitsState) continue;
-        result.skipped += seq.ops.length - i - 1;
-        break;
+        result.forgivenBy[d.known.id]++;
+        continue;
+      }
+      d.later = [];
+      for (let j = i + 1; j < seq.ops.length; j++) {
+        if (!(k[j] && s[j] && sameResult(k[j], s[j]))) d.later.push(j);
       }
       result.divergences.push(d);
       break;
@@ -99,7 +124,8 @@ export function describeOp(op: Op): string {
 function showResult(r: OpResult | undefined): string {
   if (!r) return '(missing)';
   const info = r.op === 'info' ? ` flags=${r.flags} count=${r.count}` : '';
-  return `${retName(r.ret)}${info} ev=${JSON.stringify(r.ev)}`;
+  const state = r.state ? ` [irqType ${r.state.irqType}, ${r.state.allocatedVectors} vectors]` : '';
+  return `${retName(r.ret)}${info} ev=${JSON.stringify(r.ev)}${state}`;
 }
 
 /** The first divergence in full: sequence, every op up to it with both answers, and the op itself. */
@@ -114,6 +140,7 @@ export function formatDivergence(
     `  ${describeOp(d.seq.ops[d.i])}`,
     `  kernel:     ${showResult(d.kernel)}`,
     `  SoftDevice: ${showResult(d.soft)}`,
+    ...(d.later?.length ? [`  later ops that differ too: ${d.later.map((j) => `#${j}`).join(' ')}`] : []),
     '  the sequence up to there (runner line | kernel | SoftDevice):',
   ];
   for (let i = 0; i <= d.i && i < d.seq.ops.length; i++) {

@@ -49,6 +49,16 @@ export interface OpResult {
   count?: number;
   /** Every open eventfd slot's count, read (and so reset) right after the op. */
   ev: Record<string, number>;
+  /** SoftDevice side only: its IRQ state just before the op (not compared; for matchers and reports). */
+  state?: ReplayedState;
+}
+
+/** The IRQ state of a replayed SoftDevice: what a forgiveness matcher may condition on. */
+export interface ReplayedState {
+  /** The enabled IRQ index (0 INTx, 1 MSI, 2 MSI-X), or 5 (VFIO_PCI_NUM_IRQS) for none. */
+  irqType: number;
+  /** MSI/MSI-X vectors allocated (the kernel's num_ctx on 6.1; 0 unless MSI or MSI-X is on). */
+  allocatedVectors: number;
 }
 
 /** Byte size of a data token in the ioctl buffer. */

@@ -93,7 +93,7 @@ export async function runSession(
   const kernelViaNode = run.lines('node').filter((l) => l.t === 'op') as unknown as OpResult[];
 
   const t2 = sinceStart();
-  const soft = await softSide(() => softCompare(seqs, probe, kernel, run.devices.kernel));
+  const soft = await softSide(() => softCompare(seqs, probe, kernel, kernelName));
   const t3 = sinceStart();
   return {
     kernelName,
@@ -124,7 +124,7 @@ async function softCompare(
   seqs: readonly Sequence[],
   probe: Map<string, DeviceReport>,
   kernel: readonly OpResult[],
-  kernelRelease: string,
+  kernelName: KernelName,
 ): Promise<Session['soft']> {
   let soft: Session['soft'];
   const loaded = await loadSoftBackend();
@@ -135,11 +135,11 @@ async function softCompare(
     for (const seq of seqs) {
       const report = probe.get(seq.device);
       if (!report?.device.present) throw new Error(`the probe found no ${seq.device}`);
-      results.set(seq.id, await runSequence(softEnv(loaded.backend, softConfigFor(report)), seq));
+      results.set(seq.id, await runSequence(softEnv(loaded.backend, softConfigFor(report), kernelName), seq));
     }
     loaded.backend.release();
     const after = fdsOpen();
-    const comparison = compareResults(seqs, kernel, results, kernelRelease);
+    const comparison = compareResults(seqs, kernel, results, kernelName);
     soft = { ok: true, results, comparison, fdsLeaked: after.filter((fd) => !before.includes(fd)) };
   }
   return soft;

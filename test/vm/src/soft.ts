@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SoftConfig } from './probe.js';
 import { argszOf, type DataTok, type OpResult, type Sequence } from './seqfile.js';
 import { DATA, DATA_TYPE_MASK } from './uapi.js';
+import type { KernelName } from './vm.js';
 import { importPackage } from './workspace.js';
 
 /** The members of @virq/core's SoftDevice the harness uses. */
@@ -22,6 +23,9 @@ export interface SoftDeviceLike {
     argsz?: number;
   }): number;
   close(): void;
+  /** SoftDevice only (VfioDevice has neither): the replayed state a forgiveness matcher may read. */
+  readonly irqType?: number;
+  readonly allocatedVectors?: number;
 }
 
 /** The members of @virq/native's EventFd the harness uses. */
@@ -34,7 +38,7 @@ interface EventFdLike {
 
 /** What the soft side needs from the workspace packages. */
 export interface SoftBackend {
-  createDevice(config: SoftConfig): SoftDeviceLike;
+  createDevice(config: SoftConfig, kernel: KernelName): SoftDeviceLike;
   createEventFd(): EventFdLike;
   /** Closes what @virq/core keeps per thread between calls (its poll probe), before fds are counted. */
   release(): void;
@@ -45,7 +49,7 @@ export async function loadSoftBackend(): Promise<
   { ok: true; backend: SoftBackend } | { ok: false; reason: string }
 > {
   const core = await importPackage<{
-    SoftDevice?: new (o: SoftConfig) => SoftDeviceLike;
+    SoftDevice?: new (o: SoftConfig & { kernel: KernelName }) => SoftDeviceLike;
     closeKernelProbe?: () => void;
   }>('core');
   if (!core.ok) return core;
@@ -63,7 +67,7 @@ export async function loadSoftBackend(): Promise<
   return {
     ok: true,
     backend: {
-      createDevice: (config) => new SoftDevice(config),
+      createDevice: (config, kernel) => new SoftDevice({ ...config, kernel }),
       createEventFd: () => EventFd.create({ nonblock: true }),
       release: () => core.mod.closeKernelProbe?.(),
     },
@@ -144,9 +148,15 @@ export interface SequenceEnv {
   createEventFd(): EventFdLike;
 }
 
-/** The SoftDevice side: a new SoftDevice per sequence, configured like the real one. */
-export function softEnv(backend: SoftBackend, config: SoftConfig): SequenceEnv {
-  return { open: () => backend.createDevice(config), createEventFd: () => backend.createEventFd() };
+/**
+ * The SoftDevice side: a new SoftDevice per sequence, configured like the real one and answering as
+ * `kernel` (the @virq/core kernel profile of the same name).
+ */
+export function softEnv(backend: SoftBackend, config: SoftConfig, kernel: KernelName): SequenceEnv {
+  return {
+    open: () => backend.createDevice(config, kernel),
+    createEventFd: () => backend.createEventFd(),
+  };
 }
 
 /**
@@ -160,6 +170,10 @@ export async function runSequence(env: SequenceEnv, seq: Sequence): Promise<OpRe
   const out: OpResult[] = [];
   try {
     for (const [i, op] of seq.ops.entries()) {
+      const state =
+        dev.irqType === undefined || dev.allocatedVectors === undefined
+          ? undefined
+          : { irqType: dev.irqType, allocatedVectors: dev.allocatedVectors };
       let ret = 0;
       let info: { flags: number; count: number } | undefined;
       switch (op.op) {
@@ -214,7 +228,15 @@ export async function runSequence(env: SequenceEnv, seq: Sequence): Promise<OpRe
         }
       }
       await (op.op === 'signal' || op.op === 'close' ? sleep(5) : new Promise((r) => setImmediate(r)));
-      out.push({ seq: seq.id, i, op: op.op, ret, ...(info ?? {}), ev: counts(slots) });
+      out.push({
+        seq: seq.id,
+        i,
+        op: op.op,
+        ret,
+        ...(info ?? {}),
+        ev: counts(slots),
+        ...(state ? { state } : {}),
+      });
     }
   } finally {
     dev.close();
