@@ -8,10 +8,10 @@ import test from 'ava';
 import fc from 'fast-check';
 import { compareResults, formatDivergence } from './src/compare.js';
 import { directedSequences, generateSequences, prng } from './src/generator.js';
-import type { SoftConfig } from './src/probe.js';
-import { loadSoftBackend, runSequence, softEnv } from './src/soft.js';
 import { KNOWN_DIFFERENCES, type KnownDifference } from './src/known-differences.js';
+import type { SoftConfig } from './src/probe.js';
 import { type Op, type OpResult, parseSeqFile, type Sequence, toSeqFile } from './src/seqfile.js';
+import { loadSoftBackend, runSequence, softEnv } from './src/soft.js';
 import { ACTION, DATA, INDEX, IRQ_INFO, IRQ_SET_HEADER } from './src/uapi.js';
 
 test('the generator is a pure function of its seed', (t) => {

@@ -3,6 +3,7 @@
  * vfio_pci_set_ctx_trigger_single: one trigger each, no enable step, loopback by NONE/BOOL.
  */
 import { type EventfdCtx, eventfdCtxFdget, kerr } from '@virq/trigger/internal';
+import { ctxTriggerFdBelowMinusOne } from './kernel-profile.js';
 import {
   VFIO_IRQ_SET_DATA_BOOL,
   VFIO_IRQ_SET_DATA_EVENTFD,
@@ -25,7 +26,7 @@ export function replaceSingle(vdev: Vdev, which: SingleSlot, index: number, ctx:
 /**
  * vfio_pci_set_ctx_trigger_single() (mainline with RCU-protected triggers): NONE signals (count 1) or
  * releases (count 0) a bound trigger and is -EINVAL with none bound; BOOL and EVENTFD need count 1;
- * EVENTFD -1 releases, >= 0 binds, any other negative fd is -EINVAL.
+ * EVENTFD -1 releases, >= 0 binds, any other negative fd is -EINVAL (0 on 6.1: kernel-profile.ts).
  */
 function vfioPciSetCtxTriggerSingle(
   vdev: Vdev,
@@ -64,6 +65,7 @@ function vfioPciSetCtxTriggerSingle(
       replaceSingle(vdev, which, index, efd);
       return 0;
     }
+    return ctxTriggerFdBelowMinusOne(vdev.kernel);
   }
   return kerr('EINVAL');
 }

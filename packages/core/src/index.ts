@@ -25,6 +25,14 @@ export {
   type DmaPoolOptions,
   IovaAllocator,
 } from './dma.js';
+export {
+  KERNEL_DIFFERENCES,
+  KERNEL_PROFILES,
+  type KernelDifference,
+  type KernelDifferenceId,
+  type KernelProfile,
+  type KernelProfileName,
+} from './kernel-profile.js';
 export { MmioRegion, type MmioRegionHandle } from './mmio.js';
 export { VfioPciDevice, type VfioPciHandle, type VfioPciOpenOptions } from './pci-device.js';
 export { SET_IRQS_DISPATCH, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';

@@ -14,6 +14,7 @@ import {
   virqfdPollHup,
   virqfdSlot,
 } from '@virq/trigger/internal';
+import { msiLoopbackRange, msiSetBlockRange } from './kernel-profile.js';
 import {
   VFIO_IRQ_SET_DATA_BOOL,
   VFIO_IRQ_SET_DATA_EVENTFD,
@@ -99,6 +100,9 @@ function vfioMsiSetBlock(
   fds: readonly EventfdLike[] | null,
   msix: boolean,
 ): SetResult {
+  // 6.1's num_ctx (the vectors of the enabling call) bounds the block before any fd is looked at
+  const range = msiSetBlockRange(vdev.kernel, start, count, vdev.pdev.allocated);
+  if (range) return range;
   let ret: SetResult = 0;
   let i = 0;
   let j = start;
@@ -157,6 +161,8 @@ export function vfioPciSetMsiTrigger(
     return ret;
   }
   if (!irqIs(vdev, index)) return kerr('EINVAL');
+  const range = msiLoopbackRange(vdev.kernel, start, count, vdev.pdev.allocated);
+  if (range) return range;
   for (let i = start; i < start + count; i++) {
     const ctx = vdev.ctx.get(i);
     if (!ctx) continue;

@@ -12,6 +12,12 @@
 import { KernelErr, VfioError, virqfdPollHup } from '@virq/trigger/internal';
 import type { IrqDevice, IrqInfo, IrqSet } from './device.js';
 import { intxAssert, intxConfigWrite, intxDeassert } from './intx.js';
+import {
+  checkDynamicMsix,
+  type KernelProfile,
+  type KernelProfileName,
+  kernelProfile,
+} from './kernel-profile.js';
 import { PciFunction } from './pci-function.js';
 import { vfioPciIrqsRelease, vfioPciSetIrqsIoctl, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
 import {
@@ -62,6 +68,11 @@ export interface SoftMsixOptions {
 
 /** SoftDevice configuration. */
 export interface SoftDeviceOptions {
+  /**
+   * The kernel whose vfio-pci the device answers as (kernel-profile.ts lists every difference and
+   * the commit behind it): `'6.1'`, `'6.12'` or `'mainline'`. Default `'mainline'`.
+   */
+  kernel?: KernelProfileName;
   /** INTx pin; false = no pin (count 0, like a VF or a nointx device). Default: a pin with PCI 2.3. */
   intx?: SoftIntxOptions | boolean;
   /** MSI capability; false = none. Default false. */
@@ -88,10 +99,13 @@ export class SoftDevice implements IrqDevice {
   readonly vectorTable: VectorTable;
   /** A SoftDevice signals its triggers in this process: SharedEventFd triggers work. */
   readonly sharedTriggers = true;
+  /** The kernel profile the device answers as. */
+  readonly kernel: KernelProfile;
   private readonly owner: VectorTableOwner;
   private readonly vdev: Vdev;
 
   constructor(options: SoftDeviceOptions = {}) {
+    const kernel = kernelProfile(options.kernel ?? 'mainline');
     const intx = resolveIntx(options.intx);
     const msi = options.msi || null;
     const msix = options.msix || null;
@@ -107,6 +121,8 @@ export class SoftDevice implements IrqDevice {
     if (msix && (!Number.isInteger(msix.vectors) || msix.vectors < 1 || msix.vectors > 2048)) {
       throw new RangeError('SoftDevice: msix.vectors must be in 1..2048');
     }
+    checkDynamicMsix(kernel, !!msix?.dynamic);
+    this.kernel = kernel;
     const irqCount = [
       intx ? 1 : 0,
       msi ? msi.vectors : 0,
@@ -150,6 +166,7 @@ export class SoftDevice implements IrqDevice {
       ext,
       vecVirqfds: new Map(),
       irqCount,
+      kernel,
     };
     // ERR and REQ have no enable step: their single vector exists as long as the index does
     if (irqCount[3]) this.owner.updateState(VFIO_PCI_ERR_IRQ_INDEX, 0, ST_ENABLED, 0);
@@ -174,6 +191,7 @@ export class SoftDevice implements IrqDevice {
     }
     let flags = VFIO_IRQ_INFO_EVENTFD;
     if (index === VFIO_PCI_INTX_IRQ_INDEX) flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+    // has_dyn_msix is false on a kernel without the dynamic MSI-X row (checked at construction)
     else if (index !== VFIO_PCI_MSIX_IRQ_INDEX || !this.vdev.pdev.msixDynamic)
       flags |= VFIO_IRQ_INFO_NORESIZE;
     // EXTENSION: per-vector masking is advertised the way the kernel would, with MASKABLE

@@ -16,6 +16,7 @@
  */
 import type { EventfdCtx, EventfdLike, KernelErr } from '@virq/trigger/internal';
 import { type VirqfdSlot, virqfdSlot } from '@virq/trigger/internal';
+import type { KernelProfile } from './kernel-profile.js';
 import type { PciFunction } from './pci-function.js';
 import { VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX } from './uapi.js';
 import type { RaiseOutcome } from './vector-layout.js';
@@ -76,6 +77,8 @@ export interface Vdev {
   readonly vecVirqfds: Map<number, { mask: VirqfdSlot; unmask: VirqfdSlot }>;
   /** vfio_pci_get_irq_count() per index. */
   readonly irqCount: readonly number[];
+  /** The kernel answered as: msi.ts and err-req.ts call kernel-profile.ts's checks where kernels differ. */
+  readonly kernel: KernelProfile;
 }
 
 /** The INTx index, short. */

@@ -12,8 +12,9 @@
  * return codes alone. A forgiven op never ends the comparison of its sequence: the ops after it are
  * compared as usual, so a forgiveness that hides a split of state shows up as the divergences after it.
  */
-import type { KernelName } from './vm.js';
+
 import type { Op, OpResult, ReplayedState } from './seqfile.js';
+import type { KernelName } from './vm.js';
 
 /** What a matcher sees. */
 export interface DivergenceContext {

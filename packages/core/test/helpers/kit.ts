@@ -8,6 +8,7 @@ import { EventFd, isAvailable } from '@virq/native';
 import {
   closeKernelProbe,
   EventFdPool,
+  type KernelProfileName,
   SharedEventFd,
   SoftDevice,
   type SoftDeviceOptions,
@@ -91,14 +92,26 @@ export async function settle(turns = 5): Promise<void> {
   }
 }
 
-/** What one scenario gets: the kit, a device factory, and cleanup tracking. */
+/**
+ * What one scenario gets: the kit, the kernel profile it runs under, a device factory, and cleanup
+ * tracking.
+ */
 export class Harness {
   private readonly efds: Efd[] = [];
   private readonly devices: SoftDevice[] = [];
   private readonly fdsBefore = openFds();
   private readonly liveBefore = EventFdPool.default.live;
 
-  constructor(readonly kit: Kit) {}
+  constructor(
+    readonly kit: Kit,
+    /** Every device the scenario makes answers as this kernel unless its options say otherwise. */
+    readonly kernel: KernelProfileName = 'mainline',
+  ) {}
+
+  /** The answer the scenario expects under the harness's kernel: one value per profile, all listed. */
+  expect<T>(perKernel: Readonly<Record<KernelProfileName, T>>): T {
+    return perKernel[this.kernel];
+  }
 
   /** A new trigger eventfd of the kit's kind, closed after the scenario if still open. */
   efd(opts?: { initval?: number; semaphore?: boolean }): Efd {
@@ -107,9 +120,9 @@ export class Harness {
     return e;
   }
 
-  /** A new SoftDevice, closed after the scenario. */
+  /** A new SoftDevice answering as the harness's kernel, closed after the scenario. */
   device(opts?: SoftDeviceOptions): SoftDevice {
-    const d = new SoftDevice(opts);
+    const d = new SoftDevice({ kernel: this.kernel, ...opts });
     this.devices.push(d);
     return d;
   }

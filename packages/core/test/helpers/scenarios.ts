@@ -147,9 +147,18 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'S006',
     kernel: 'vfio_pci_ioctl_get_irq_info',
-    title: 'MSI-X with dynamic allocation clears NORESIZE (has_dyn_msix)',
+    title: 'MSI-X with dynamic allocation clears NORESIZE (has_dyn_msix); 6.1 has no dynamic MSI-X',
     run(t, h) {
-      t.is(h.device({ msix: { vectors: 8, dynamic: true } }).getIrqInfo(MSIX).flags, VFIO_IRQ_INFO_EVENTFD);
+      const dynamic = () => h.device({ msix: { vectors: 8, dynamic: true } });
+      if (h.expect({ '6.1': false, '6.12': true, mainline: true })) {
+        t.is(dynamic().getIrqInfo(MSIX).flags, VFIO_IRQ_INFO_EVENTFD);
+      } else {
+        t.throws(dynamic, { instanceOf: RangeError, message: /kernel '6\.1' has no dynamic MSI-X/ });
+      }
+      t.is(
+        h.device({ msix: { vectors: 8 } }).getIrqInfo(MSIX).flags,
+        VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE,
+      );
     },
   },
   {
@@ -1186,12 +1195,19 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'S069',
     kernel: 'vfio_pci_set_msi_trigger',
-    title: 'EVENTFD start 3 count 0 with the index off enables 3 vectors with no triggers',
+    title:
+      'EVENTFD start 3 count 0 with the index off enables 3 vectors with no triggers (6.1: start >= num_ctx, -EINVAL, disabled again)',
     run(t, h) {
       const d = msiDev(h);
-      t.is(set(d, EFD | TRIG, MSIX, 3, 0, []), 0);
-      t.is(d.irqType, MSIX);
-      t.is(d.allocatedVectors, 3);
+      const ok = h.expect({ '6.1': false, '6.12': true, mainline: true });
+      if (ok) t.is(set(d, EFD | TRIG, MSIX, 3, 0, []), 0);
+      else
+        t.is(
+          errno(() => set(d, EFD | TRIG, MSIX, 3, 0, [])),
+          'EINVAL',
+        );
+      t.is(d.irqType, ok ? MSIX : VFIO_PCI_NUM_IRQS);
+      t.is(d.allocatedVectors, ok ? 3 : 0);
       t.is(d.raise(MSIX, 0), 'unrouted');
     },
   },
@@ -1211,15 +1227,23 @@ export const SCENARIOS: Scenario[] = [
         'EINVAL',
         'the vector is checked before the fd',
       );
-      t.is(bind(d, MSIX, 5, [-1]), 0);
+      // mainline: fd -1 on a never-allocated vector is a no-op; 6.1: past num_ctx, -EINVAL
+      const past = () => bind(d, MSIX, 5, [-1]);
+      if (h.expect({ '6.1': false, '6.12': true, mainline: true })) t.is(past(), 0);
+      else t.is(errno(past), 'EINVAL');
       t.is(d.allocatedVectors, 2);
+      t.true(d.vectorTable.state(MSIX, 1).triggered, 'the enabled vectors keep their triggers');
     },
   },
   {
     id: 'S071',
     kernel: 'vfio_msi_alloc_irq',
-    title: 'with dynamic MSI-X a vector is added while enabled (pci_msix_alloc_irq_at)',
+    title: 'with dynamic MSI-X a vector is added while enabled (pci_msix_alloc_irq_at); not on 6.1',
     run(t, h) {
+      if (!h.expect({ '6.1': false, '6.12': true, mainline: true })) {
+        t.throws(() => h.device({ msix: { vectors: 8, dynamic: true } }), { instanceOf: RangeError });
+        return;
+      }
       const d = h.device({ msix: { vectors: 8, dynamic: true } });
       bind(d, MSIX, 0, [h.efd(), h.efd()]);
       const e = h.efd();
@@ -1267,11 +1291,14 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'S074',
     kernel: 'vfio_msi_set_block',
-    title: 'EVENTFD count 0 on an enabled index changes nothing',
+    title: 'EVENTFD count 0 on an enabled index changes nothing (6.1: start 1 >= num_ctx 1 is -EINVAL)',
     run(t, h) {
       const d = msiDev(h);
       bind(d, MSIX, 0, [h.efd()]);
-      t.is(set(d, EFD | TRIG, MSIX, 1, 0, []), 0);
+      const call = () => set(d, EFD | TRIG, MSIX, 1, 0, []);
+      if (h.expect({ '6.1': false, '6.12': true, mainline: true })) t.is(call(), 0);
+      else t.is(errno(call), 'EINVAL');
+      t.is(set(d, EFD | TRIG, MSIX, 0, 0, []), 0, 'start 0 count 0 is in range everywhere');
       t.true(d.vectorTable.state(MSIX, 0).triggered);
       t.is(d.allocatedVectors, 1);
     },
@@ -1441,15 +1468,27 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'S085',
     kernel: 'vfio_pci_set_ctx_trigger_single',
-    title: 'EVENTFD -1 releases (also with none bound); any other negative fd is -EINVAL',
+    title:
+      'EVENTFD -1 releases (also with none bound); any other negative fd is -EINVAL (6.1: 0, nothing changes)',
     run(t, h) {
       const d = h.device({ pcie: true });
       t.is(bind(d, ERR, 0, [-1]), 0);
       bind(d, ERR, 0, [h.efd()]);
-      t.is(
-        errno(() => bind(d, ERR, 0, [-2])),
-        'EINVAL',
-      );
+      for (const fd of [-2, -0x80000000]) {
+        if (h.expect({ '6.1': false, '6.12': true, mainline: true })) {
+          t.is(
+            errno(() => bind(d, ERR, 0, [fd])),
+            'EINVAL',
+          );
+          t.is(
+            errno(() => bind(d, REQ, 0, [fd])),
+            'EINVAL',
+          );
+        } else {
+          t.is(bind(d, ERR, 0, [fd]), 0);
+          t.is(bind(d, REQ, 0, [fd]), 0);
+        }
+      }
       t.true(d.vectorTable.state(ERR, 0).triggered);
       t.is(bind(d, ERR, 0, [-1]), 0);
       t.false(d.vectorTable.state(ERR, 0).triggered);
@@ -1677,6 +1716,53 @@ export const SCENARIOS: Scenario[] = [
         t.is(set(d, NONE | TRIG, i, 0, 1), 0, 'loopback finds the trigger still bound');
         t.true(d.vectorTable.state(i, 0).triggered);
       }
+    },
+  },
+  // ---------------------------------------------------------------- kernel profiles
+  {
+    id: 'S098',
+    kernel: 'vfio_pci_set_msi_trigger',
+    title:
+      'loopback past the enabled vectors skips the vectors without a trigger (6.1: start + count > num_ctx, -EINVAL, nothing signalled)',
+    run(t, h) {
+      const d = msiDev(h);
+      const a = h.efd();
+      const b = h.efd();
+      bind(d, MSIX, 0, [a, b]);
+      const loop = () => set(d, NONE | TRIG, MSIX, 1, 4);
+      const boolLoop = () => set(d, BOOL | TRIG, MSIX, 0, 3, new Uint8Array([1, 1, 1]));
+      if (h.expect({ '6.1': false, '6.12': true, mainline: true })) {
+        t.is(loop(), 0);
+        t.deepEqual([h.read(a), h.read(b)], [0n, 1n]);
+        t.is(boolLoop(), 0);
+        t.deepEqual([h.read(a), h.read(b)], [1n, 1n]);
+      } else {
+        t.is(errno(loop), 'EINVAL');
+        t.is(errno(boolLoop), 'EINVAL');
+        t.deepEqual([h.read(a), h.read(b)], [0n, 0n]);
+      }
+      t.is(set(d, NONE | TRIG, MSIX, 0, 2), 0, 'within the enabled vectors: the same everywhere');
+      t.deepEqual([h.read(a), h.read(b)], [1n, 1n]);
+    },
+  },
+  {
+    id: 'S099',
+    kernel: 'vfio_msi_set_block',
+    title:
+      'a block reaching past the enabled vectors: mainline meets a closed fd first (-EBADF, unwound); 6.1 refuses it up front (-EINVAL, untouched)',
+    run(t, h) {
+      const d = msiDev(h);
+      const e = [h.efd(), h.efd(), h.efd(), h.efd()];
+      bind(d, MSIX, 0, e);
+      const block = () => bind(d, MSIX, 1, [h.efd(), -1, closedFd(), h.efd()]);
+      const mainline = h.expect({ '6.1': false, '6.12': true, mainline: true });
+      t.is(errno(block), mainline ? 'EBADF' : 'EINVAL');
+      // mainline: vector 1 rebound, 2 cleared, 3 failed, then [1, 3] unwound to no trigger
+      t.deepEqual(
+        [0, 1, 2, 3].map((v) => d.vectorTable.state(MSIX, v).triggered),
+        mainline ? [true, false, false, false] : [true, true, true, true],
+      );
+      t.is(d.allocatedVectors, 4);
     },
   },
 ];
