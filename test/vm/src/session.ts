@@ -30,7 +30,7 @@ export function guestJobs(kernel: KernelName): VmJob[] {
     { name: 'probe', timeoutSeconds: 30, command: `./irqrun probe ${devs}` },
     { name: 'seq', timeoutSeconds: 60, command: `./irqrun seq seqs.txt ${devs}` },
     { name: 'e2e-c', timeoutSeconds: 60, command: `./irqrun e2e ${devs}` },
-    { name: 'node', timeoutSeconds: 150, command: `node ${nodeScript} seqs.txt` },
+    { name: 'node', timeoutSeconds: 200, command: `node ${nodeScript} seqs.txt` },
   ];
 }
 
