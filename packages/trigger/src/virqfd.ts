@@ -134,11 +134,16 @@ export class Virqfd {
     return true;
   }
 
-  /** schedule_work(&inject): a no-op while already queued */
+  /**
+   * schedule_work(&inject): a no-op while already queued. The work runs as a macrotask, as a kworker
+   * runs later in process context: a thread that re-triggers its own virqfd (an unacknowledged level
+   * whose unmask eventfd is its trigger) is then an interrupt storm that costs CPU, not a microtask
+   * chain that never lets the event loop turn again (virqfd-storm.test.ts).
+   */
   private schedule(): void {
     if (this.injectQueued) return;
     this.injectQueued = true;
-    queueMicrotask(() => this.inject());
+    setImmediate(() => this.inject());
   }
 
   private inject(): void {
