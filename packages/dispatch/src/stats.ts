@@ -1,14 +1,17 @@
 /**
  * Stats export for readers in other processes (`virq top`): a JSON snapshot of
- * {@link Dispatcher.stats} written to a file (a tmpfs path such as /dev/shm/virq-<pid>.json is the
- * intended place) every interval, atomically (write a temporary file, then rename), and removed on
- * stop. In-process readers use `Dispatcher.stats()` directly: it only reads shared memory.
+ * {@link Dispatcher.stats} written to a file (virq's defaultStatsFile(): a per-user 0700 directory
+ * on a tmpfs) every interval, atomically and privately (snapshot-file.ts: a new 0600 temporary file,
+ * then rename), and removed on stop. Each exporter stamps its snapshots with the time it started, so
+ * a reader can tell a dispatcher restarted under the same file (counters from zero) from one whose
+ * counters went on. In-process readers use `Dispatcher.stats()` directly: it only reads shared memory.
  *
  * The seam for a richer exporter: everything lives in two SharedArrayBuffers (the dispatcher's
  * DispatchState, layout.ts, and core's VectorTable); a memory-mapped exporter would copy those
  * bytes with the field tables in layout.ts as the format.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { writeFilePrivate } from './snapshot-file.js';
 
 /** Periodically writes a JSON snapshot to a file. */
 export class StatsExporter {
@@ -16,6 +19,8 @@ export class StatsExporter {
   private closed = false;
   /** A failure was reported and no write succeeded since (one report per failing streak). */
   private failing = false;
+  /** Date.now() when this exporter started: a new value means the counters started again. */
+  private readonly started = Date.now();
 
   /**
    * Writes the first snapshot at once (a failure there throws), then every `intervalMs`. A failing
@@ -55,15 +60,8 @@ export class StatsExporter {
   /** Writes one snapshot now; throws what the write throws. */
   write(): void {
     if (this.closed) return;
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const doc = { pid: process.pid, time: Date.now(), ...(this.snapshot() as object) };
-    try {
-      writeFileSync(tmp, JSON.stringify(doc));
-      renameSync(tmp, this.path);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
+    const doc = { pid: process.pid, time: Date.now(), started: this.started, ...(this.snapshot() as object) };
+    writeFilePrivate(this.path, JSON.stringify(doc));
   }
 
   /** Stops writing and removes the file. */

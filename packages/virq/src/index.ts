@@ -19,8 +19,12 @@ export * as native from '@virq/native';
 export * as atomics from 'atomics-sync';
 export {
   defaultStatsFile,
+  ensureStatsDir,
   findStatsFiles,
+  parseSnapshot,
+  type ReadOptions,
   readSnapshot,
+  StatsFileError,
   type StatsSnapshot,
   statsDir,
 } from './stats-source.js';
