@@ -14,7 +14,7 @@
 #
 # Environment: VIRQ_VM_KERNEL (which kernel: 6.1 = Debian 12's own, the default, or 6.12 = Debian 12's
 # linux-image-6.12-amd64), VIRQ_VM_WORK (cache dir, default /tmp/virq-vm), VIRQ_VM_TIMEOUT (s, default
-# 240), VIRQ_VM_SMP (default 1), VIRQ_VM_MEM (MiB, default 1024), VIRQ_VM_KPKG (kernel package override),
+# 330), VIRQ_VM_SMP (default 1), VIRQ_VM_MEM (MiB, default 1024), VIRQ_VM_KPKG (kernel package override),
 # VIRQ_VM_IOMMU (the -device for the IOMMU), VIRQ_VM_APPEND (extra kernel command line).
 # Each kernel has its own cache entries (the .deb and its tree by package version, the initramfs by a
 # hash) and its own $WORK/current-<kernel>.env, so the two can be prepared once and booted side by side.
@@ -23,7 +23,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=${VIRQ_VM_WORK:-/tmp/virq-vm}
-TIMEOUT=${VIRQ_VM_TIMEOUT:-240}
+TIMEOUT=${VIRQ_VM_TIMEOUT:-330}
 SMP=${VIRQ_VM_SMP:-1}
 MEM=${VIRQ_VM_MEM:-1024}
 KERNEL=${VIRQ_VM_KERNEL:-6.1}

@@ -7,6 +7,7 @@
 import test from 'ava';
 import { formatDivergence } from './src/compare.js';
 import { KNOWN_DIFFERENCES } from './src/known-differences.js';
+import { registerMemTests } from './src/mem-checks.js';
 import type { OpResult } from './src/seqfile.js';
 import {
   AIMED_COUNTS,
@@ -38,7 +39,10 @@ for (const kernel of selectedKernels()) {
   sessions.set(kernel, s);
 }
 
-for (const [kernel, session] of sessions) registerKernelTests(kernel, session);
+for (const [kernel, session] of sessions) {
+  registerKernelTests(kernel, session);
+  registerMemTests(test, kernel, session);
+}
 
 function registerKernelTests(kernel: KernelName, session: Promise<Session>): void {
   test.serial(

@@ -18,13 +18,17 @@ export {
   virqfdSlot,
 } from '@virq/trigger/internal';
 export type { IrqDevice, IrqInfo, IrqSet } from './device.js';
+// Device memory lives in @virq/native (importing it never loads the addon); re-exported here so a
+// driver finds regions, DMA and the device object in one place.
 export {
   DmaBuffer,
   type DmaBufferHandle,
   DmaPool,
   type DmaPoolOptions,
   IovaAllocator,
-} from './dma.js';
+  MmioRegion,
+  type MmioRegionHandle,
+} from '@virq/native';
 export {
   KERNEL_DIFFERENCES,
   KERNEL_PROFILES,
@@ -33,7 +37,6 @@ export {
   type KernelProfile,
   type KernelProfileName,
 } from './kernel-profile.js';
-export { MmioRegion, type MmioRegionHandle } from './mmio.js';
 export { VfioPciDevice, type VfioPciHandle, type VfioPciOpenOptions } from './pci-device.js';
 export { SET_IRQS_DISPATCH, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
 export {

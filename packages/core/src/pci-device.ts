@@ -14,10 +14,19 @@
  * DMA mappings live in the IOMMU context, not the device, and survive a reset.
  */
 
+import { existsSync } from 'node:fs';
 import type * as Native from '@virq/native';
-import type { DmaMapper, Iommufd, MapRegionOptions, VfioContainer, VfioGroup } from '@virq/native';
-import { DmaPool, type DmaPoolOptions, IovaAllocator } from './dma.js';
-import { MmioRegion } from './mmio.js';
+import {
+  type DmaMapper,
+  DmaPool,
+  type DmaPoolOptions,
+  type Iommufd,
+  IovaAllocator,
+  type MapRegionOptions,
+  MmioRegion,
+  type VfioContainer,
+  type VfioGroup,
+} from '@virq/native';
 import { nativeModule } from './native-mem.js';
 import { VfioDevice } from './vfio-device.js';
 
@@ -77,6 +86,15 @@ export class VfioPciDevice {
     const n = nativeModule();
     const mask = options.dmaMask ?? (1n << 64n) - 1n;
     if (options.iommu === 'iommufd') {
+      if (!existsSync('/dev/iommu')) {
+        throw Object.assign(
+          new Error(
+            'ENOENT: /dev/iommu does not exist: this kernel has no iommufd (CONFIG_IOMMUFD, Linux 6.2+; ' +
+              '`modprobe iommufd`); use the type1 container (the default)',
+          ),
+          { code: 'ENOENT', errno: -2, syscall: 'open', path: '/dev/iommu' },
+        );
+      }
       const cdev = n.vfioCdevOf(bdf);
       const iommufd: Iommufd = n.Iommufd.open();
       try {

@@ -5,7 +5,15 @@
  * Importing this module never throws: the addon loads on first use, and {@link isAvailable} tells
  * whether it can. Everything that needs it throws `ERR_VIRQ_NATIVE_MISSING` when it was not built.
  */
+
 export { addonPath, isAvailable, loadNative, type NativeBinding } from './binding.js';
+export {
+  DmaBuffer,
+  type DmaBufferHandle,
+  DmaPool,
+  type DmaPoolOptions,
+  IovaAllocator,
+} from './dma-pool.js';
 export { Epoll, type EpollOptions } from './epoll.js';
 export { type EpollEvent, EpollEvents, WAKE_TAG } from './epoll-types.js';
 export { type ErrnoError, isErrnoError } from './errors.js';
@@ -34,6 +42,7 @@ export {
   type RegionArea,
   type VfioRegionInfoCaps,
 } from './memory.js';
+export { MmioRegion, type MmioRegionHandle } from './mmio.js';
 export {
   Iommufd,
   iommuGroupOf,

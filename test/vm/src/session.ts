@@ -24,13 +24,16 @@ export const PER_DEVICE = 110;
  */
 export function guestJobs(kernel: KernelName): VmJob[] {
   void kernel; // every job runs on both kernels today
-  const nodeScript = join(VM_DIR, 'dist', 'guest-node', 'e2e.js');
+  const guest = (file: string) => join(VM_DIR, 'dist', 'guest-node', file);
+  const nodeScript = guest('e2e.js');
   const devs = 'edu=$VIRQ_EDU e1000e=$VIRQ_E1000E';
   return [
     { name: 'probe', timeoutSeconds: 30, command: `./irqrun probe ${devs}` },
     { name: 'seq', timeoutSeconds: 60, command: `./irqrun seq seqs.txt ${devs}` },
     { name: 'e2e-c', timeoutSeconds: 60, command: `./irqrun e2e ${devs}` },
     { name: 'node', timeoutSeconds: 200, command: `node ${nodeScript} seqs.txt` },
+    // Device memory on edu (issue 10): mem.ts, then the mmio-vs-pread bench (mem-bench.ts).
+    { name: 'mem', timeoutSeconds: 150, command: `node ${guest('mem.js')} type1 iommufd bench` },
   ];
 }
 

@@ -18,8 +18,7 @@
  * After unmap() the ArrayBuffer is detached: `u32` has length 0, read32/write32 throw TypeError, and no
  * access can reach the unmapped pages.
  */
-import type { FdMapping, MapRegionOptions } from '@virq/native';
-import { nativeModule } from './native-mem.js';
+import { type FdMapping, type MapRegionOptions, mapRegion } from './memory.js';
 
 /** Everything another thread needs to map the same region itself (structured-cloneable). */
 export interface MmioRegionHandle {
@@ -55,7 +54,7 @@ export class MmioRegion {
    * and turned on; a region without MMAP, a range past the region or outside its sparse areas is EINVAL).
    */
   static map(deviceFd: number, index: number, options: MapRegionOptions = {}): MmioRegion {
-    const mapping = nativeModule().mapRegion(deviceFd, index, options);
+    const mapping = mapRegion(deviceFd, index, options);
     return new MmioRegion(mapping, {
       deviceFd,
       index,

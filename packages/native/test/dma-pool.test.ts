@@ -6,10 +6,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { DmaMapper, IovaRange } from '@virq/native';
 import test from 'ava';
 import fc from 'fast-check';
-import { DmaPool, IovaAllocator } from '../src/index.js';
+import { type DmaMapper, DmaPool, IovaAllocator, type IovaRange } from '../src/index.js';
 
 const maps = () =>
   readFileSync('/proc/self/maps', 'utf8')

@@ -9,8 +9,9 @@
  * device's DMA mask: QEMU's intel-iommu translates 39-bit addresses and edu masks its DMA addresses to
  * 28 bits, so IOVA = vaddr (47-bit user addresses) does not work there.
  */
-import type { DmaAccess, DmaMapper, FdMapping, IovaRange } from '@virq/native';
-import { nativeModule } from './native-mem.js';
+import { loadNative } from './binding.js';
+import type { DmaAccess, DmaMapper, IovaRange } from './iommu.js';
+import { createMemfd, type FdMapping, mapFd, pageSize } from './memory.js';
 
 function coded<E extends Error>(e: E, code: string): E & { code: string } {
   return Object.assign(e, { code });
@@ -141,11 +142,10 @@ export class DmaBuffer {
    * Release it with {@link DmaBuffer.detach}; the thread's exit releases it too.
    */
   static attach(handle: DmaBufferHandle): DmaBuffer {
-    const n = nativeModule();
-    const page = n.pageSize();
+    const page = pageSize();
     const start = Math.floor(handle.offset / page) * page;
     const end = Math.ceil((handle.offset + handle.size) / page) * page;
-    const m = n.mapFd(handle.fd, start, end - start);
+    const m = mapFd(handle.fd, start, end - start);
     const bytes = new Uint8Array(m.buffer as ArrayBuffer, handle.offset - start, handle.size);
     return new DmaBuffer(handle.iova, { ...handle }, bytes, m);
   }
@@ -203,21 +203,20 @@ export class DmaPool {
     size: number,
     options: DmaPoolOptions = {},
   ): DmaPool {
-    const n = nativeModule();
-    const page = BigInt(options.hugetlb ? 2 << 20 : n.pageSize());
+    const page = BigInt(options.hugetlb ? 2 << 20 : pageSize());
     const bytes = alignUp(BigInt(size), page);
-    const fd = n.createMemfd(Number(bytes), { hugetlb: options.hugetlb === true });
+    const fd = createMemfd(Number(bytes), { hugetlb: options.hugetlb === true });
     let mapping: FdMapping | null = null;
     let iova: bigint | null = null;
     try {
-      mapping = n.mapFd(fd, 0, Number(bytes));
+      mapping = mapFd(fd, 0, Number(bytes));
       iova = iovas.alloc(bytes, page);
       mapper.map(mapping.address, iova, bytes, options.access);
       return new DmaPool(iova, Number(bytes), mapper, iovas, mapping, fd);
     } catch (e) {
       if (iova !== null) iovas.free(iova, bytes);
       mapping?.unmap();
-      n.loadNative().closeFd(fd);
+      loadNative().closeFd(fd);
       throw e;
     }
   }
@@ -256,13 +255,12 @@ export class DmaPool {
     const m = this.#mapping;
     if (m === null) return;
     this.#mapping = null;
-    const n = nativeModule();
     try {
       this.#mapper.unmap(this.iova, BigInt(this.size));
       this.#iovas.free(this.iova, BigInt(this.size));
     } finally {
       m.unmap();
-      n.loadNative().closeFd(this.#fd);
+      loadNative().closeFd(this.#fd);
       this.#fd = -1;
     }
   }
