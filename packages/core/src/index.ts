@@ -4,6 +4,17 @@
  * @packageDocumentation
  */
 
+// Device memory lives in @virq/native (importing it never loads the addon); re-exported here so a
+// driver finds regions, DMA and the device object in one place.
+export {
+  DmaBuffer,
+  type DmaBufferHandle,
+  DmaPool,
+  type DmaPoolOptions,
+  IovaAllocator,
+  MmioRegion,
+  type MmioRegionHandle,
+} from '@virq/native';
 // The triggers live in @virq/trigger; they are part of this package's API as before.
 export * from '@virq/trigger';
 export {
@@ -18,17 +29,6 @@ export {
   virqfdSlot,
 } from '@virq/trigger/internal';
 export type { IrqDevice, IrqInfo, IrqSet } from './device.js';
-// Device memory lives in @virq/native (importing it never loads the addon); re-exported here so a
-// driver finds regions, DMA and the device object in one place.
-export {
-  DmaBuffer,
-  type DmaBufferHandle,
-  DmaPool,
-  type DmaPoolOptions,
-  IovaAllocator,
-  MmioRegion,
-  type MmioRegionHandle,
-} from '@virq/native';
 export {
   KERNEL_DIFFERENCES,
   KERNEL_PROFILES,
