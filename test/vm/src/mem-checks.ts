@@ -11,7 +11,14 @@ import type { Session } from './session.js';
 import type { KernelName } from './vm.js';
 
 /** Slots of mem.ts that must pass on every kernel (type1 path). */
-export const MEM_SLOTS = ['type1-bar0', 'type1-bad-input', 'type1-dma', 'type1-iommu', 'type1-memlock'];
+export const MEM_SLOTS = [
+  'type1-bar0',
+  'type1-bad-input',
+  'type1-dma',
+  'type1-iommu',
+  'type1-reset',
+  'type1-memlock',
+];
 
 export function registerMemTests(test: TestFn, kernel: KernelName, session: Promise<Session>): void {
   test.serial(
