@@ -53,5 +53,7 @@ void InitVfio(Napi::Env env, Napi::Object exports);
 // Device memory (mem.cc) and the IOMMU (iommu.cc).
 void InitMem(Napi::Env env, Napi::Object exports);
 void InitIommu(Napi::Env env, Napi::Object exports);
+/** Adds mem_uapi.h's numbers and layouts to vfio.cc's uapi table (for the layout test). */
+void AddMemUapi(Napi::Env env, Napi::Object ioctls, Napi::Object constants, Napi::Object structs);
 
 }  // namespace virq

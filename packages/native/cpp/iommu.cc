@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -203,6 +204,162 @@ void InitIommu(Napi::Env env, Napi::Object exports) {
   m.Set("IOAS_MAP_WRITEABLE", kIoasMapWriteable);
   m.Set("IOAS_MAP_READABLE", kIoasMapReadable);
   exports.Set("iommu", m);
+}
+
+}  // namespace virq
+
+namespace virq {
+namespace {
+
+void MemField(Napi::Env env, Napi::Object s, const char* name, size_t offset, size_t size) {
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, Napi::Number::New(env, static_cast<double>(offset)));
+  pair.Set(1u, Napi::Number::New(env, static_cast<double>(size)));
+  s.Get("fields").As<Napi::Object>().Set(name, pair);
+}
+
+Napi::Object MemStruct(Napi::Env env, size_t size, const char* header, const char* guard) {
+  Napi::Object s = Napi::Object::New(env);
+  s.Set("size", Napi::Number::New(env, static_cast<double>(size)));
+  s.Set("header", header);
+  s.Set("guard", guard != nullptr ? Napi::Value(Napi::String::New(env, guard)) : env.Null());
+  s.Set("fields", Napi::Object::New(env));
+  return s;
+}
+
+}  // namespace
+
+// The device-memory part of the uapi table (vfio.cc's Uapi() calls this), so the layout test proves
+// mem_uapi.h equal to the machine's headers too. vfio_iommu_type1_info is left out: 6.1's header has
+// no `pad` member (the compiler pads it to the same 24 bytes; mem_uapi.h's static_assert pins that).
+void AddMemUapi(Napi::Env env, Napi::Object ioctls, Napi::Object constants, Napi::Object structs) {
+  using namespace uapi;
+#define VIRQ_NUM(obj, name, value) obj.Set(#name, Napi::Number::New(env, static_cast<double>(value)))
+  VIRQ_NUM(ioctls, VFIO_IOMMU_GET_INFO, kIommuGetInfo);
+  VIRQ_NUM(ioctls, VFIO_IOMMU_MAP_DMA, kIommuMapDma);
+  VIRQ_NUM(ioctls, VFIO_IOMMU_UNMAP_DMA, kIommuUnmapDma);
+  VIRQ_NUM(ioctls, IOMMU_DESTROY, kIommuDestroy);
+  VIRQ_NUM(ioctls, IOMMU_IOAS_IOVA_RANGES, kIommuIoasIovaRanges);
+  VIRQ_NUM(ioctls, IOMMU_IOAS_MAP, kIommuIoasMap);
+  VIRQ_NUM(ioctls, IOMMU_IOAS_UNMAP, kIommuIoasUnmap);
+  VIRQ_NUM(constants, VFIO_REGION_INFO_CAP_SPARSE_MMAP, kRegionCapSparseMmap);
+  VIRQ_NUM(constants, VFIO_REGION_INFO_CAP_TYPE, kRegionCapType);
+  VIRQ_NUM(constants, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, kRegionCapMsixMappable);
+  VIRQ_NUM(constants, VFIO_IOMMU_INFO_PGSIZES, kIommuInfoPgsizes);
+  VIRQ_NUM(constants, VFIO_IOMMU_INFO_CAPS, kIommuInfoCaps);
+  VIRQ_NUM(constants, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, kIommuCapIovaRange);
+  VIRQ_NUM(constants, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, kIommuCapMigration);
+  VIRQ_NUM(constants, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, kIommuCapDmaAvail);
+  VIRQ_NUM(constants, VFIO_DMA_MAP_FLAG_READ, kDmaMapFlagRead);
+  VIRQ_NUM(constants, VFIO_DMA_MAP_FLAG_WRITE, kDmaMapFlagWrite);
+  VIRQ_NUM(constants, IOMMU_IOAS_MAP_FIXED_IOVA, kIoasMapFixedIova);
+  VIRQ_NUM(constants, IOMMU_IOAS_MAP_WRITEABLE, kIoasMapWriteable);
+  VIRQ_NUM(constants, IOMMU_IOAS_MAP_READABLE, kIoasMapReadable);
+#undef VIRQ_NUM
+#define VIRQ_F(s, S, f) MemField(env, s, #f, offsetof(S, f), sizeof(((S*)nullptr)->f))
+  {
+    Napi::Object s = MemStruct(env, sizeof(InfoCapHeader), "linux/vfio.h", nullptr);
+    VIRQ_F(s, InfoCapHeader, id);
+    VIRQ_F(s, InfoCapHeader, version);
+    VIRQ_F(s, InfoCapHeader, next);
+    structs.Set("vfio_info_cap_header", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(SparseMmapArea), "linux/vfio.h", nullptr);
+    VIRQ_F(s, SparseMmapArea, offset);
+    VIRQ_F(s, SparseMmapArea, size);
+    structs.Set("vfio_region_sparse_mmap_area", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(RegionCapSparseMmap), "linux/vfio.h", nullptr);
+    VIRQ_F(s, RegionCapSparseMmap, header);
+    VIRQ_F(s, RegionCapSparseMmap, nr_areas);
+    VIRQ_F(s, RegionCapSparseMmap, reserved);
+    structs.Set("vfio_region_info_cap_sparse_mmap", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(RegionCapType), "linux/vfio.h", nullptr);
+    VIRQ_F(s, RegionCapType, header);
+    VIRQ_F(s, RegionCapType, type);
+    VIRQ_F(s, RegionCapType, subtype);
+    structs.Set("vfio_region_info_cap_type", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IovaRange), "linux/vfio.h", nullptr);
+    VIRQ_F(s, IovaRange, start);
+    VIRQ_F(s, IovaRange, end);
+    structs.Set("vfio_iova_range", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommuCapIovaRange), "linux/vfio.h", nullptr);
+    VIRQ_F(s, IommuCapIovaRange, header);
+    VIRQ_F(s, IommuCapIovaRange, nr_iovas);
+    VIRQ_F(s, IommuCapIovaRange, reserved);
+    structs.Set("vfio_iommu_type1_info_cap_iova_range", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommuCapDmaAvail), "linux/vfio.h", nullptr);
+    VIRQ_F(s, IommuCapDmaAvail, header);
+    VIRQ_F(s, IommuCapDmaAvail, avail);
+    structs.Set("vfio_iommu_type1_info_dma_avail", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommuDmaMap), "linux/vfio.h", nullptr);
+    VIRQ_F(s, IommuDmaMap, argsz);
+    VIRQ_F(s, IommuDmaMap, flags);
+    VIRQ_F(s, IommuDmaMap, vaddr);
+    VIRQ_F(s, IommuDmaMap, iova);
+    VIRQ_F(s, IommuDmaMap, size);
+    structs.Set("vfio_iommu_type1_dma_map", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommuDmaUnmap), "linux/vfio.h", nullptr);
+    VIRQ_F(s, IommuDmaUnmap, argsz);
+    VIRQ_F(s, IommuDmaUnmap, flags);
+    VIRQ_F(s, IommuDmaUnmap, iova);
+    VIRQ_F(s, IommuDmaUnmap, size);
+    structs.Set("vfio_iommu_type1_dma_unmap", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommuDestroy), "linux/iommufd.h", "IOMMU_DESTROY");
+    VIRQ_F(s, IommuDestroy, size);
+    VIRQ_F(s, IommuDestroy, id);
+    structs.Set("iommu_destroy", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommuIoasIovaRanges), "linux/iommufd.h", "IOMMU_IOAS_IOVA_RANGES");
+    VIRQ_F(s, IommuIoasIovaRanges, size);
+    VIRQ_F(s, IommuIoasIovaRanges, ioas_id);
+    VIRQ_F(s, IommuIoasIovaRanges, num_iovas);
+    VIRQ_F(s, IommuIoasIovaRanges, allowed_iovas);
+    VIRQ_F(s, IommuIoasIovaRanges, out_iova_alignment);
+    structs.Set("iommu_ioas_iova_ranges", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommufdIovaRange), "linux/iommufd.h", "IOMMU_IOAS_IOVA_RANGES");
+    VIRQ_F(s, IommufdIovaRange, start);
+    VIRQ_F(s, IommufdIovaRange, last);
+    structs.Set("iommu_iova_range", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommuIoasMap), "linux/iommufd.h", "IOMMU_IOAS_MAP");
+    VIRQ_F(s, IommuIoasMap, size);
+    VIRQ_F(s, IommuIoasMap, flags);
+    VIRQ_F(s, IommuIoasMap, ioas_id);
+    VIRQ_F(s, IommuIoasMap, user_va);
+    VIRQ_F(s, IommuIoasMap, length);
+    VIRQ_F(s, IommuIoasMap, iova);
+    structs.Set("iommu_ioas_map", s);
+  }
+  {
+    Napi::Object s = MemStruct(env, sizeof(IommuIoasUnmap), "linux/iommufd.h", "IOMMU_IOAS_UNMAP");
+    VIRQ_F(s, IommuIoasUnmap, size);
+    VIRQ_F(s, IommuIoasUnmap, ioas_id);
+    VIRQ_F(s, IommuIoasUnmap, iova);
+    VIRQ_F(s, IommuIoasUnmap, length);
+    structs.Set("iommu_ioas_unmap", s);
+  }
+#undef VIRQ_F
 }
 
 }  // namespace virq

@@ -436,6 +436,7 @@ Napi::Value Uapi(const Napi::CallbackInfo& info) {
     VIRQ_FIELD(IommuIoasAlloc, out_ioas_id, "out_ioas_id");
     structs.Set("iommu_ioas_alloc", s);
   }
+  AddMemUapi(env, ioctls, constants, structs);  // iommu.cc
   out.Set("structs", structs);
   return out;
 }

@@ -61,4 +61,4 @@ export {
   type VfioRegionInfo,
   vfioUapi,
 } from './vfio.js';
-export { type UapiStruct, VFIO, VFIO_IOCTL, type VfioUapiTable } from './vfio-uapi.js';
+export { IOMMUFD, type UapiStruct, VFIO, VFIO_IOCTL, type VfioUapiTable } from './vfio-uapi.js';

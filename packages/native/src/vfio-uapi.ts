@@ -65,6 +65,18 @@ export const VFIO = {
   PCI_REQ_IRQ_INDEX: 4,
   PCI_NUM_IRQS: 5,
 
+  // Device memory: region info capabilities, type1 IOMMU info and DMA map flags.
+  REGION_INFO_CAP_SPARSE_MMAP: 1,
+  REGION_INFO_CAP_TYPE: 2,
+  REGION_INFO_CAP_MSIX_MAPPABLE: 3,
+  IOMMU_INFO_PGSIZES: 1 << 0,
+  IOMMU_INFO_CAPS: 1 << 1,
+  IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: 1,
+  IOMMU_TYPE1_INFO_CAP_MIGRATION: 2,
+  IOMMU_TYPE1_INFO_DMA_AVAIL: 3,
+  DMA_MAP_FLAG_READ: 1 << 0,
+  DMA_MAP_FLAG_WRITE: 1 << 1,
+
   /** sizeof(struct vfio_irq_info) */
   IRQ_INFO_SIZE: 16,
   /** sizeof(struct vfio_irq_set) without data[] */
@@ -94,6 +106,20 @@ export const VFIO_IOCTL = {
   VFIO_DEVICE_BIND_IOMMUFD: io(118),
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: io(119),
   IOMMU_IOAS_ALLOC: io(0x81),
+  VFIO_IOMMU_GET_INFO: io(112),
+  VFIO_IOMMU_MAP_DMA: io(113),
+  VFIO_IOMMU_UNMAP_DMA: io(114),
+  IOMMU_DESTROY: io(0x80),
+  IOMMU_IOAS_IOVA_RANGES: io(0x84),
+  IOMMU_IOAS_MAP: io(0x85),
+  IOMMU_IOAS_UNMAP: io(0x86),
+} as const;
+
+/** iommufd uapi constants (include/uapi/linux/iommufd.h) that virq uses: `IOMMU_<name>`. */
+export const IOMMUFD = {
+  IOAS_MAP_FIXED_IOVA: 1 << 0,
+  IOAS_MAP_WRITEABLE: 1 << 1,
+  IOAS_MAP_READABLE: 1 << 2,
 } as const;
 
 /** One struct as the addon was compiled: total size, and [offset, size] of every field it uses. */

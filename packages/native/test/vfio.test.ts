@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
 import {
   EventFd,
+  IOMMUFD,
   Iommufd,
   iommuGroupOf,
   isErrnoError,
@@ -128,6 +129,7 @@ test.serial("the TypeScript VFIO constants equal the addon's compiled-in uapi", 
   t.deepEqual(uapi.ioctls, { ...VFIO_IOCTL });
   const ts: Record<string, number> = {};
   for (const [name, value] of Object.entries(VFIO)) ts[`VFIO_${name}`] = value;
+  for (const [name, value] of Object.entries(IOMMUFD)) ts[`IOMMU_${name}`] = value;
   for (const [name, value] of Object.entries({ ...uapi.constants, ...uapi.enums })) {
     t.is(ts[name], value, name);
   }
