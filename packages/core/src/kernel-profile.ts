@@ -8,7 +8,7 @@
  * Every row is proven against the real kernels in test/vm (Debian 12's 6.1.0-57 = 6.1.192 and
  * 6.12.117+deb12): the differential runs each profile against its kernel with zero forgiven ops.
  */
-import { type KernelErr, kerr } from '@virq/trigger/internal';
+import { type KernelErr, kerr, outOfRange } from '@virq/trigger/internal';
 
 /**
  * The kernels a SoftDevice can answer as: `'6.1'` (the 6.1.y LTS, Debian 12's kernel), `'6.12'` (the
@@ -122,7 +122,7 @@ const RESOLVED = new Map<KernelProfileName, KernelProfile>(
 export function kernelProfile(name: KernelProfileName = 'mainline'): KernelProfile {
   const p = RESOLVED.get(name);
   if (!p) {
-    throw new RangeError(
+    throw outOfRange(
       `SoftDevice: kernel must be one of ${KERNEL_PROFILES.map((k) => `'${k}'`).join(', ')}, got ${String(name)}`,
     );
   }
@@ -136,7 +136,7 @@ export function kernelProfile(name: KernelProfileName = 'mainline'): KernelProfi
  */
 export function checkDynamicMsix(kernel: KernelProfile, requested: boolean): void {
   if (requested && !kernel.has('dynamic-msix')) {
-    throw new RangeError(
+    throw outOfRange(
       `SoftDevice: kernel '${kernel.name}' has no dynamic MSI-X (vfio-pci gained it in v6.5, e4163438e015)`,
     );
   }

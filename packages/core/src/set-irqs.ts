@@ -6,7 +6,7 @@
  */
 
 import type { EventfdLike } from '@virq/trigger/internal';
-import { type KernelErr, kerr } from '@virq/trigger/internal';
+import { argTypeError, describe, type KernelErr, kerr, outOfRange } from '@virq/trigger/internal';
 import type { IrqSet } from './device.js';
 import { replaceSingle, vfioPciSetErrTrigger, vfioPciSetReqTrigger } from './err-req.js';
 import { vfioIntxDisable, vfioPciSetIntxMask, vfioPciSetIntxTrigger, vfioPciSetIntxUnmask } from './intx.js';
@@ -74,13 +74,23 @@ function isU32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= U32_MAX;
 }
 
-/** Argument shape errors are programming errors (TypeError), not kernel errnos. */
+/**
+ * A u32 field that is not one: ERR_INVALID_ARG_TYPE (TypeError) for a non-number, ERR_OUT_OF_RANGE
+ * (RangeError) for a number outside 0..2^32-1 or not an integer. The ioctl could not even be encoded,
+ * so this is an argument error, not a kernel errno.
+ */
+export function u32Error(what: string, value: unknown): TypeError | RangeError {
+  const msg = `${what} must be a u32, got ${describe(value)}`;
+  return typeof value === 'number' ? outOfRange(msg) : argTypeError(msg);
+}
+
+/** Argument shape errors are programming errors (TypeError / RangeError with a code), not kernel errnos. */
 function checkShape(set: IrqSet): void {
-  if (typeof set !== 'object' || set === null) throw new TypeError('setIrqs: argument must be an object');
+  if (typeof set !== 'object' || set === null) throw argTypeError('setIrqs: argument must be an object');
   for (const k of ['flags', 'index', 'start', 'count'] as const) {
-    if (!isU32(set[k])) throw new TypeError(`setIrqs: ${k} must be a u32, got ${String(set[k])}`);
+    if (!isU32(set[k])) throw u32Error(`setIrqs: ${k}`, set[k]);
   }
-  if (set.argsz !== undefined && !isU32(set.argsz)) throw new TypeError('setIrqs: argsz must be a u32');
+  if (set.argsz !== undefined && !isU32(set.argsz)) throw u32Error('setIrqs: argsz', set.argsz);
 }
 
 /** Bytes of data the caller supplied (what argsz would cover after the header). */

@@ -9,7 +9,7 @@
  * work through its VectorTable (attach the handle), never through the SoftDevice object.
  */
 
-import { KernelErr, VfioError, virqfdPollHup } from '@virq/trigger/internal';
+import { argTypeError, KernelErr, outOfRange, VfioError, virqfdPollHup } from '@virq/trigger/internal';
 import type { IrqDevice, IrqInfo, IrqSet } from './device.js';
 import { intxAssert, intxConfigWrite, intxDeassert } from './intx.js';
 import {
@@ -116,10 +116,10 @@ export class SoftDevice implements IrqDevice {
         msi.vectors > 32 ||
         msi.vectors & (msi.vectors - 1))
     ) {
-      throw new RangeError('SoftDevice: msi.vectors must be a power of two in 1..32');
+      throw outOfRange('SoftDevice: msi.vectors must be a power of two in 1..32');
     }
     if (msix && (!Number.isInteger(msix.vectors) || msix.vectors < 1 || msix.vectors > 2048)) {
-      throw new RangeError('SoftDevice: msix.vectors must be in 1..2048');
+      throw outOfRange('SoftDevice: msix.vectors must be in 1..2048');
     }
     checkDynamicMsix(kernel, !!msix?.dynamic);
     this.kernel = kernel;
@@ -181,7 +181,7 @@ export class SoftDevice implements IrqDevice {
   /** VFIO_DEVICE_GET_IRQ_INFO (vfio_pci_ioctl_get_irq_info). */
   getIrqInfo(index: number, argsz = VFIO_IRQ_INFO_SIZE): IrqInfo {
     if (!Number.isInteger(index) || index < 0 || index > 0xffffffff || !Number.isInteger(argsz)) {
-      throw new TypeError('getIrqInfo: index and argsz must be u32');
+      throw argTypeError('getIrqInfo: index and argsz must be u32');
     }
     if (argsz < VFIO_IRQ_INFO_SIZE || index >= VFIO_PCI_NUM_IRQS) {
       throw new VfioError('EINVAL', 'VFIO_DEVICE_GET_IRQ_INFO');
@@ -219,7 +219,7 @@ export class SoftDevice implements IrqDevice {
   raise(index: number, vector = 0): RaiseOutcome {
     switch (index) {
       case VFIO_PCI_INTX_IRQ_INDEX:
-        if (vector !== 0 || this.irqCount(index) === 0) throw new RangeError('raise: no such INTx vector');
+        if (vector !== 0 || this.irqCount(index) === 0) throw outOfRange('raise: no such INTx vector');
         return intxAssert(this.vdev);
       case VFIO_PCI_MSI_IRQ_INDEX:
       case VFIO_PCI_MSIX_IRQ_INDEX:
@@ -233,19 +233,19 @@ export class SoftDevice implements IrqDevice {
       case VFIO_PCI_REQ_IRQ_INDEX:
         return this.vectorTable.raise(index, vector);
       default:
-        throw new RangeError(`raise: no IRQ index ${index}`);
+        throw outOfRange(`raise: no IRQ index ${index}`);
     }
   }
 
   /** Asserts INTx (sets PCI_STATUS_INTERRUPT). Same as raise(INTX). */
   assertIntx(): RaiseOutcome {
-    if (this.irqCount(VFIO_PCI_INTX_IRQ_INDEX) === 0) throw new RangeError('assertIntx: no INTx pin');
+    if (this.irqCount(VFIO_PCI_INTX_IRQ_INDEX) === 0) throw outOfRange('assertIntx: no INTx pin');
     return intxAssert(this.vdev);
   }
 
   /** Deasserts INTx (the driver acknowledged the device). */
   deassertIntx(): void {
-    if (this.irqCount(VFIO_PCI_INTX_IRQ_INDEX) === 0) throw new RangeError('deassertIntx: no INTx pin');
+    if (this.irqCount(VFIO_PCI_INTX_IRQ_INDEX) === 0) throw outOfRange('deassertIntx: no INTx pin');
     intxDeassert(this.vdev);
   }
 

@@ -7,7 +7,7 @@
  */
 
 import type { TriggerDesc } from '@virq/trigger/internal';
-import { EventFdPool, type EventFdPoolHandle, kernelFdSignal } from '@virq/trigger/internal';
+import { EventFdPool, type EventFdPoolHandle, kernelFdSignal, notAttached } from '@virq/trigger/internal';
 import {
   R_INFLIGHT,
   R_SYNC_WAITERS,
@@ -126,7 +126,7 @@ export class TriggerSlots {
         let pool = this.lastPool;
         if (pool === null || pool.id !== a) {
           pool = EventFdPool.byId(a) ?? null;
-          if (!pool) throw new Error(`eventfd pool ${a} is not attached in this thread (registerPool)`);
+          if (!pool) throw notAttached(a);
           this.lastPool = pool;
         }
         if (!pool.valid(b, c)) return false;

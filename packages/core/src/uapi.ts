@@ -4,6 +4,7 @@
  * encoders/decoders for the two structs so a byte buffer can cross into a real ioctl unchanged.
  * test/uapi.test.ts compiles a C program against the machine's <linux/vfio.h> and compares.
  */
+import { outOfRange } from '@virq/trigger/internal';
 
 /** `struct vfio_irq_info.flags`: the index signals through eventfds. */
 export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
@@ -120,7 +121,7 @@ export function encodeIrqInfo(info: VfioIrqInfo): Uint8Array {
 
 /** Decodes `struct vfio_irq_info`; throws RangeError if fewer than 16 bytes are given. */
 export function decodeIrqInfo(bytes: Uint8Array): VfioIrqInfo {
-  if (bytes.byteLength < VFIO_IRQ_INFO_SIZE) throw new RangeError('vfio_irq_info needs 16 bytes');
+  if (bytes.byteLength < VFIO_IRQ_INFO_SIZE) throw outOfRange('vfio_irq_info needs 16 bytes');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     argsz: dv.getUint32(0, true),
@@ -145,7 +146,7 @@ export function encodeIrqSet(set: Omit<VfioIrqSet, 'argsz'> & { argsz?: number }
 
 /** Decodes `struct vfio_irq_set`; `data` is a view of the bytes after the 20-byte header. */
 export function decodeIrqSet(bytes: Uint8Array): VfioIrqSet {
-  if (bytes.byteLength < VFIO_IRQ_SET_HEADER_SIZE) throw new RangeError('vfio_irq_set needs 20 bytes');
+  if (bytes.byteLength < VFIO_IRQ_SET_HEADER_SIZE) throw outOfRange('vfio_irq_set needs 20 bytes');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     argsz: dv.getUint32(0, true),

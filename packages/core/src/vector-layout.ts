@@ -4,7 +4,9 @@
  * accounting counters at byte 64). Everything else about the table reads and writes through these
  * offsets; the meaning of the counters is in vector-table.ts.
  */
+
 import type { EventFdPoolHandle } from '@virq/trigger/internal';
+import { outOfRange } from '@virq/trigger/internal';
 import { VFIO_PCI_NUM_IRQS } from './uapi.js';
 
 const MAGIC = 0x76697174; // 'virqt'
@@ -127,7 +129,7 @@ export function createTableBuffer(layout: VectorTableLayout): SharedArrayBuffer 
   let total = 0;
   const bases: number[] = [];
   for (const c of counts) {
-    if (!Number.isInteger(c) || c < 0 || c > 2048) throw new RangeError(`VectorTable: bad vector count ${c}`);
+    if (!Number.isInteger(c) || c < 0 || c > 2048) throw outOfRange(`VectorTable: bad vector count ${c}`);
     bases.push(total);
     total += c;
   }

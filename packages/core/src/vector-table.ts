@@ -25,7 +25,7 @@
  */
 
 import type { EventFdPool, EventFdPoolHandle, TriggerDesc } from '@virq/trigger/internal';
-import { takeDesc } from '@virq/trigger/internal';
+import { argValueError, outOfRange, takeDesc } from '@virq/trigger/internal';
 import { TriggerSlots } from './trigger-slot.js';
 import { IRQ_INDEX_NAMES, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_NUM_IRQS } from './uapi.js';
 import {
@@ -90,7 +90,7 @@ export class VectorTable {
     this.i32 = new Int32Array(buffer);
     this.u64 = new BigUint64Array(buffer);
     if (!isTableBuffer(this.i32)) {
-      throw new TypeError('VectorTable: buffer does not hold a virq vector table');
+      throw argValueError('VectorTable: buffer does not hold a virq vector table');
     }
     for (let i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
       this.counts.push(this.i32[H_COUNT + i]);
@@ -153,7 +153,7 @@ export class VectorTable {
   rec(index: number, vector: number): number {
     const n = this.counts[index];
     if (n === undefined || !Number.isInteger(vector) || vector < 0 || vector >= n) {
-      throw new RangeError(
+      throw outOfRange(
         `VectorTable: ${IRQ_INDEX_NAMES[index] ?? `index ${index}`} has no vector ${vector} (has ${n ?? 0})`,
       );
     }
@@ -388,6 +388,6 @@ export class VectorTable {
  */
 function noIntx(index: number, what: string): void {
   if (index === VFIO_PCI_INTX_IRQ_INDEX) {
-    throw new RangeError(`VectorTable.${what}: INTx is masked through setIrqs or its unmask eventfd`);
+    throw outOfRange(`VectorTable.${what}: INTx is masked through setIrqs or its unmask eventfd`);
   }
 }

@@ -7,7 +7,14 @@
  * (`external`), not when they happen.
  */
 
-import { ERRNO, type ErrnoCode, loadNativeSync, SharedEventFd, VfioError } from '@virq/trigger/internal';
+import {
+  ERRNO,
+  type ErrnoCode,
+  loadNativeSync,
+  SharedEventFd,
+  VfioError,
+  VirqError,
+} from '@virq/trigger/internal';
 import type { IrqDevice, IrqInfo, IrqSet } from './device.js';
 import { impliedArgsz } from './set-irqs.js';
 import {
@@ -43,7 +50,8 @@ export interface VfioDeviceBackend {
 
 function toVfioError(err: unknown, syscall: 'VFIO_DEVICE_SET_IRQS' | 'VFIO_DEVICE_GET_IRQ_INFO'): unknown {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && code in ERRNO) return new VfioError(code as ErrnoCode, syscall);
+  if (typeof code === 'string' && code in ERRNO)
+    return new VfioError(code as ErrnoCode, syscall, undefined, { cause: err });
   return err;
 }
 
@@ -83,7 +91,7 @@ export class VfioDevice implements IrqDevice {
       | Record<string, (...a: unknown[]) => unknown>
       | undefined;
     if (!vfio?.deviceGetIrqInfo || !vfio.deviceSetIrqs) {
-      throw new Error('VfioDevice.fromFd needs @virq/native with VFIO support');
+      throw new VirqError('ERR_VIRQ_NO_NATIVE', 'VfioDevice.fromFd needs @virq/native with VFIO support');
     }
     return new VfioDevice({
       getIrqInfo: (index, argsz) => vfio.deviceGetIrqInfo(deviceFd, index, argsz) as IrqInfo,

@@ -3,7 +3,7 @@
  * what keeps one vector's handler calls in order (the kernel gets the same from running a given
  * irq's handler on one CPU at a time).
  */
-import { DispatchError } from './errors.js';
+import { argValueError, outOfRange } from './errors.js';
 
 /**
  * How vectors are spread over service workers:
@@ -23,12 +23,12 @@ export type AffinitySpec =
 
 /**
  * Resolves `spec` for `vectors` (vector numbers, in their serviced order) over `workers` slots.
- * Returns the owner slot of each vector by position. Throws `EINVAL` for a worker out of range, a
+ * Returns the owner slot of each vector by position. Throws an argument error (ERR_OUT_OF_RANGE, ERR_INVALID_ARG_VALUE) for a worker out of range, a
  * vector the map does not name, or a function that returns a non-integer.
  */
 export function resolveAffinity(spec: AffinitySpec, vectors: readonly number[], workers: number): Int32Array {
   if (!Number.isInteger(workers) || workers < 1) {
-    throw new DispatchError('EINVAL', `affinity: workers must be a positive integer, got ${String(workers)}`);
+    throw outOfRange(`affinity: workers must be a positive integer, got ${String(workers)}`);
   }
   const owners = new Int32Array(vectors.length);
   const n = vectors.length;
@@ -41,15 +41,13 @@ export function resolveAffinity(spec: AffinitySpec, vectors: readonly number[], 
     else if (typeof spec === 'function') w = spec(vector, i, workers);
     else if (spec instanceof Map) w = spec.get(vector);
     else if (typeof spec === 'object' && spec !== null) w = (spec as Record<number, number>)[vector];
-    else throw new DispatchError('EINVAL', `affinity: unknown spec ${String(spec)}`);
+    else throw argValueError(`affinity: unknown spec ${String(spec)}`);
     if (w === undefined) {
-      throw new DispatchError('EINVAL', `affinity: no worker given for vector ${vector}`, { vector });
+      throw argValueError(`affinity: no worker given for vector ${vector}`);
     }
     if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w >= workers) {
-      throw new DispatchError(
-        'EINVAL',
+      throw outOfRange(
         `affinity: vector ${vector} mapped to worker ${String(w)}; expected an integer in [0, ${workers})`,
-        { vector },
       );
     }
     owners[i] = w;

@@ -75,7 +75,7 @@ export function bindTriggers(
     });
     done++;
     if (r > 0) {
-      throw new DispatchError('EINVAL', `Dispatcher: the device granted only ${r} vectors`);
+      throw new DispatchError('ERR_VIRQ_VECTORS', `Dispatcher: the device granted only ${r} vectors`);
     }
   }
 }

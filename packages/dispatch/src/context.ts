@@ -2,7 +2,7 @@
  * The `ctx` handed to a vector's `handler` and `thread`: which vector, how many raises this delivery
  * carries, the user's data, masking of this vector, and its counters.
  */
-import { DispatchError } from './errors.js';
+import { DispatchError, outOfRange } from './errors.js';
 import { type DispatchState, VC, VI, WI } from './layout.js';
 import type { TableOps } from './table-ops.js';
 
@@ -93,7 +93,7 @@ export interface HandlerContext {
    * Masks this vector: raises are held pending and no handler call for it starts until unmask().
    * From another thread it also waits for a running handler of this vector to return (disable_irq),
    * at most `options.timeoutMs` (default {@link DEFAULT_MASK_TIMEOUT_MS}); on timeout it throws a
-   * DispatchError 'ETIMEDOUT' and leaves the mask as it was before the call. Masking its own vector
+   * DispatchError 'ERR_VIRQ_TIMEOUT' and leaves the mask as it was before the call. Masking its own vector
    * from inside its handler never waits.
    */
   mask(options?: MaskOptions): void;
@@ -150,7 +150,7 @@ const NAP_MAX_MS = 5;
 export function maskTimeout(options: MaskOptions | undefined): number {
   const t = options?.timeoutMs ?? DEFAULT_MASK_TIMEOUT_MS;
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
-    throw new DispatchError('EINVAL', `mask: timeoutMs must be a finite number >= 0, got ${String(t)}`);
+    throw outOfRange(`mask: timeoutMs must be a finite number >= 0, got ${String(t)}`);
   }
   return t;
 }
@@ -191,7 +191,7 @@ export function abortMask(env: ContextEnv, pos: number, wasMasked: boolean): Dis
   if (!wasMasked) unmaskVector(env, pos);
   const vector = env.vectors[pos];
   return new DispatchError(
-    'ETIMEDOUT',
+    'ERR_VIRQ_TIMEOUT',
     `mask: the handler of vector ${vector} did not return in time; the vector is ${wasMasked ? 'still masked (it was before)' : 'unmasked again'}`,
     { vector },
   );

@@ -123,7 +123,9 @@ export class DeferredWork {
         this.finished(pos);
         this.onError(
           pos,
-          new DispatchError('ETHREAD', `deferred work failed: ${toError(err).message}`, { cause: err }),
+          new DispatchError('ERR_VIRQ_THREAD', `deferred work failed: ${toError(err).message}`, {
+            cause: err,
+          }),
         );
       },
     );

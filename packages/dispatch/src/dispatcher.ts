@@ -21,7 +21,7 @@ import { type MaskOptions, maskTimeout, maskVector, maskVectorAsync, unmaskVecto
 import { DeferredWork } from './deferred.js';
 import { collectStats, type DispatcherStats } from './dispatcher-stats.js';
 import { attachEnv, type Env, type EnvHandle } from './env.js';
-import { DispatchError, type DispatchErrorEvent, toError } from './errors.js';
+import { DispatchError, type DispatchErrorEvent, outOfRange, toError } from './errors.js';
 import { DispatchState, H, VI } from './layout.js';
 import {
   type DispatcherOptions,
@@ -83,7 +83,7 @@ export class Dispatcher extends EventEmitter {
   /** Binds the triggers, starts the workers and the deferred pool; resolves once all serve. */
   async start(): Promise<void> {
     if (this.phase !== 'new')
-      throw new DispatchError('ESTATE', `Dispatcher: cannot start when ${this.phase}`);
+      throw new DispatchError('ERR_VIRQ_STATE', `Dispatcher: cannot start when ${this.phase}`);
     this.phase = 'starting';
     try {
       await this.doStart();
@@ -109,7 +109,8 @@ export class Dispatcher extends EventEmitter {
     const info = device.getIrqInfo(this.index);
     for (const v of this.vectors) {
       if (v >= info.count) {
-        throw new DispatchError('EINVAL', `Dispatcher: vector ${v} beyond the index's ${info.count}`, {
+        // `vector` names it, as a DispatchError would
+        throw Object.assign(outOfRange(`Dispatcher: vector ${v} beyond the index's ${info.count}`), {
           vector: v,
         });
       }
@@ -170,7 +171,7 @@ export class Dispatcher extends EventEmitter {
     // A worker posts 'ready' before it looks at STOP, so every ready can arrive after stop() began
     // tearing down: nothing may be created past this point then (stop() has closed what exists).
     if (this.phase !== 'starting' || this.stopping !== undefined) {
-      throw new DispatchError('ESTATE', 'Dispatcher: stop() was called during start()');
+      throw new DispatchError('ERR_VIRQ_STATE', 'Dispatcher: stop() was called during start()');
     }
     state.header[H.RUNNING] = 1;
     if (this.r.statsFile !== undefined) this.exporter = this.startExporter(this.r.statsFile);
@@ -185,16 +186,20 @@ export class Dispatcher extends EventEmitter {
         (err) =>
           this.fail({
             error: new DispatchError(
-              'EIO',
+              'ERR_VIRQ_STATS_FILE',
               `Dispatcher: writing stats to ${file} failed: ${toError(err).message}`,
               { cause: err },
             ),
           }),
       );
     } catch (err) {
-      throw new DispatchError('EIO', `Dispatcher: cannot write stats to ${file}: ${toError(err).message}`, {
-        cause: err,
-      });
+      throw new DispatchError(
+        'ERR_VIRQ_STATS_FILE',
+        `Dispatcher: cannot write stats to ${file}: ${toError(err).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -208,7 +213,7 @@ export class Dispatcher extends EventEmitter {
     let timer: NodeJS.Timeout | undefined;
     const t = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new DispatchError('ETIMEDOUT', `Dispatcher: ${what} within ${timeout} ms`)),
+        () => reject(new DispatchError('ERR_VIRQ_TIMEOUT', `Dispatcher: ${what} within ${timeout} ms`)),
         timeout,
       );
     });
@@ -222,7 +227,7 @@ export class Dispatcher extends EventEmitter {
   private running(what: string): Env {
     if (this.phase !== 'running' || this.env === undefined) {
       throw new DispatchError(
-        'ESTATE',
+        'ERR_VIRQ_STATE',
         `Dispatcher: ${what} needs a running dispatcher (it is ${this.phase})`,
       );
     }
@@ -232,7 +237,7 @@ export class Dispatcher extends EventEmitter {
   private posOf(vector: number): number {
     const pos = this.r.positions.get(vector);
     if (pos === undefined)
-      throw new DispatchError('EINVAL', `Dispatcher: vector ${vector} is not serviced`, { vector });
+      throw Object.assign(outOfRange(`Dispatcher: vector ${vector} is not serviced`), { vector });
     return pos;
   }
 
@@ -240,7 +245,7 @@ export class Dispatcher extends EventEmitter {
    * Masks a vector (disable_irq): its raises are held pending, and once this returns no handler
    * of it runs until {@link unmask}. If a handler of it is running, this blocks the calling thread
    * until it returns, at most `options.timeoutMs` (default 1000 ms); then it throws a DispatchError
-   * 'ETIMEDOUT' and the vector is unmasked again (or stays masked if it was before the call).
+   * 'ERR_VIRQ_TIMEOUT' and the vector is unmasked again (or stays masked if it was before the call).
    * Prefer {@link maskAsync} on an event loop that must keep turning.
    */
   mask(vector: number, options?: MaskOptions): void {
@@ -251,7 +256,7 @@ export class Dispatcher extends EventEmitter {
   /**
    * {@link mask} without blocking the event loop: the mask takes effect at once (no new handler
    * call of the vector starts), and the promise resolves once no handler of it runs. Rejects with
-   * 'ETIMEDOUT' after `options.timeoutMs` (default 1000 ms), restoring the mask as {@link mask}
+   * 'ERR_VIRQ_TIMEOUT' after `options.timeoutMs` (default 1000 ms), restoring the mask as {@link mask}
    * does.
    */
   async maskAsync(vector: number, options?: MaskOptions): Promise<void> {
@@ -363,9 +368,13 @@ export class Dispatcher extends EventEmitter {
         close();
       } catch (err) {
         this.fail({
-          error: new DispatchError('ESTATE', `Dispatcher: teardown step failed: ${toError(err).message}`, {
-            cause: err,
-          }),
+          error: new DispatchError(
+            'ERR_VIRQ_STATE',
+            `Dispatcher: teardown step failed: ${toError(err).message}`,
+            {
+              cause: err,
+            },
+          ),
         });
       }
     }

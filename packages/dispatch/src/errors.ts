@@ -1,34 +1,29 @@
 /**
- * Errors raised by the dispatcher. Every one carries a stable errno-style `code` so callers can branch
- * on it without parsing messages, and, where one is involved, the vector and the service worker.
+ * Errors raised by the dispatcher: a {@link DispatchError} (a VirqError, code `ERR_VIRQ_*`, with the
+ * vector and service worker involved where there are some) for what goes wrong while it runs, and
+ * Node-style argument errors (TypeError / RangeError with `code`) for bad options and arguments.
  */
+import { VirqError, type VirqErrorCode } from '@virq/trigger';
 
-/** Stable error codes used by {@link DispatchError}. */
-export type DispatchErrorCode =
-  /** An argument is out of range or malformed. */
-  | 'EINVAL'
-  /** The dispatcher is not in a state that allows the call (not started, already stopped...). */
-  | 'ESTATE'
-  /** A top-half `handler` threw. */
-  | 'EHANDLER'
-  /** A deferred `thread` run threw, or its pool worker died under it. */
-  | 'ETHREAD'
-  /** A service worker crashed (uncaught error or nonzero exit) and was replaced. */
-  | 'EWORKER'
-  /** The handler module could not be loaded or does not export `handler`. */
-  | 'EMODULE'
-  /**
-   * A bounded wait did not complete in time: for a worker (start, rebalance, stop), or for a
-   * running handler of a vector being masked.
-   */
-  | 'ETIMEDOUT'
-  /** Writing the stats file failed (reported through 'error'; the exporter keeps trying). */
-  | 'EIO';
+export { argTypeError, argValueError, describe, outOfRange } from '@virq/trigger/internal';
 
-/** Error with an errno-style {@link DispatchErrorCode}, optionally naming a vector and a worker. */
-export class DispatchError extends Error {
+/** Stable codes of {@link DispatchError} (see VirqErrorCode in @virq/trigger for each one's meaning). */
+export type DispatchErrorCode = Extract<
+  VirqErrorCode,
+  | 'ERR_VIRQ_STATE'
+  | 'ERR_VIRQ_HANDLER'
+  | 'ERR_VIRQ_THREAD'
+  | 'ERR_VIRQ_WORKER'
+  | 'ERR_VIRQ_MODULE'
+  | 'ERR_VIRQ_TIMEOUT'
+  | 'ERR_VIRQ_STATS_FILE'
+  | 'ERR_VIRQ_VECTORS'
+>;
+
+/** A dispatcher failure with an `ERR_VIRQ_*` code, optionally naming a vector and a worker. */
+export class DispatchError extends VirqError {
   /** Stable code, see {@link DispatchErrorCode}. */
-  readonly code: DispatchErrorCode;
+  declare readonly code: DispatchErrorCode;
   /** The vector involved, when there is one. */
   readonly vector: number | undefined;
   /** The service worker slot involved, when there is one. */
@@ -39,9 +34,8 @@ export class DispatchError extends Error {
     message: string,
     extra: { vector?: number; workerId?: number; cause?: unknown } = {},
   ) {
-    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    super(code, message, { cause: extra.cause });
     this.name = 'DispatchError';
-    this.code = code;
     this.vector = extra.vector;
     this.workerId = extra.workerId;
   }

@@ -55,20 +55,25 @@ export async function loadHandlerModule(url: string): Promise<HandlerModule> {
   try {
     ns = (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    throw new DispatchError('EMODULE', `cannot load handler module ${url}: ${String(err)}`, { cause: err });
+    throw new DispatchError('ERR_VIRQ_MODULE', `cannot load handler module ${url}: ${String(err)}`, {
+      cause: err,
+    });
   }
   const def = ns.default as Record<string, unknown> | undefined;
   const pick = (name: string) => {
     const f = ns[name] ?? (typeof def === 'object' && def !== null ? def[name] : undefined);
     if (f !== undefined && typeof f !== 'function') {
-      throw new DispatchError('EMODULE', `handler module ${url}: export '${name}' is not a function`);
+      throw new DispatchError('ERR_VIRQ_MODULE', `handler module ${url}: export '${name}' is not a function`);
     }
     return f as HandlerModule['handler'];
   };
   const handler = pick('handler');
   const thread = pick('thread');
   if (handler === undefined && thread === undefined) {
-    throw new DispatchError('EMODULE', `handler module ${url} exports neither 'handler' nor 'thread'`);
+    throw new DispatchError(
+      'ERR_VIRQ_MODULE',
+      `handler module ${url} exports neither 'handler' nor 'thread'`,
+    );
   }
   const napi = ns.napi ?? (typeof def === 'object' && def !== null ? def.napi : undefined);
   if (napi === undefined) return { handler, thread };
@@ -76,7 +81,7 @@ export async function loadHandlerModule(url: string): Promise<HandlerModule> {
   for (const f of ['mask', 'poll', 'unmask']) {
     if (typeof hooks?.[f] !== 'function') {
       throw new DispatchError(
-        'EMODULE',
+        'ERR_VIRQ_MODULE',
         `handler module ${url}: export 'napi' has no function '${f}' (needs mask, poll, unmask)`,
       );
     }

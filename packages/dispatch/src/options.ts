@@ -1,11 +1,12 @@
 /**
  * The Dispatcher's options: what a user passes, and the checked, defaulted form the rest of the
  * dispatcher works from. Every check runs in the constructor, before anything is created, and throws
- * a DispatchError 'EINVAL' naming the option.
+ * an argument error naming the option: TypeError ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE or
+ * RangeError ERR_OUT_OF_RANGE, as Node's own.
  */
 import { type IrqDevice, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import { type AffinitySpec, resolveAffinity } from './affinity.js';
-import { DispatchError } from './errors.js';
+import { argTypeError, argValueError, describe, outOfRange } from './errors.js';
 import { moduleUrl } from './module.js';
 import { type LoopTuning, MODE } from './servicer.js';
 
@@ -110,52 +111,46 @@ function checkNumber(name: string, value: unknown, min: number, max: number, int
     value <= max &&
     (!integer || Number.isInteger(value));
   if (!ok) {
-    throw new DispatchError(
-      'EINVAL',
-      `Dispatcher: ${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${String(value)}`,
-    );
+    const msg = `Dispatcher: ${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${describe(value)}`;
+    throw typeof value === 'number' ? outOfRange(msg) : argTypeError(msg);
   }
 }
 
-/** Checks `options` and applies the defaults; throws DispatchError 'EINVAL' on the first bad one. */
+/** Checks `options` and applies the defaults; throws an argument error on the first bad one. */
 export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
-  if (!options || typeof options !== 'object')
-    throw new DispatchError('EINVAL', 'Dispatcher: options required');
+  if (!options || typeof options !== 'object') throw argTypeError('Dispatcher: options required');
   const { device } = options;
   if (!device || typeof device.setIrqs !== 'function' || !device.vectorTable) {
-    throw new DispatchError('EINVAL', 'Dispatcher: device must be an IrqDevice');
+    throw argTypeError('Dispatcher: device must be an IrqDevice');
   }
   const index = options.index ?? VFIO_PCI_MSIX_IRQ_INDEX;
   const v = options.vectors;
   const list = typeof v === 'number' ? Array.from({ length: v }, (_, i) => i) : [...v];
-  if (list.length === 0) throw new DispatchError('EINVAL', 'Dispatcher: no vectors to service');
+  if (list.length === 0) throw argValueError('Dispatcher: no vectors to service');
   const seen = new Set<number>();
   for (const x of list) {
     if (!Number.isInteger(x) || x < 0 || x > 2047) {
-      throw new DispatchError('EINVAL', `Dispatcher: bad vector ${String(x)}`);
+      throw outOfRange(`Dispatcher: bad vector ${String(x)}`);
     }
-    if (seen.has(x)) throw new DispatchError('EINVAL', `Dispatcher: vector ${x} listed twice`, { vector: x });
+    if (seen.has(x))
+      throw Object.assign(argValueError(`Dispatcher: vector ${x} listed twice`), { vector: x });
     seen.add(x);
   }
   const workerCount = options.workers ?? 2;
   if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 256) {
-    throw new DispatchError(
-      'EINVAL',
-      `Dispatcher: workers must be in 1..256, got ${String(options.workers)}`,
-    );
+    throw outOfRange(`Dispatcher: workers must be in 1..256, got ${String(options.workers)}`);
   }
   const level = index === VFIO_PCI_INTX_IRQ_INDEX;
   const mode = options.mode ?? (level ? 'interrupt' : 'hybrid');
-  if (!(mode in MODES)) throw new DispatchError('EINVAL', `Dispatcher: unknown mode ${String(mode)}`);
+  if (!(mode in MODES)) throw argValueError(`Dispatcher: unknown mode ${String(mode)}`);
   if (level && mode !== 'interrupt') {
-    throw new DispatchError(
-      'EINVAL',
+    throw argValueError(
       `Dispatcher: INTx is serviced in 'interrupt' mode only (automasked level), not '${mode}'`,
     );
   }
   const budget = options.budget ?? 64;
   if (!Number.isInteger(budget) || budget < 1) {
-    throw new DispatchError('EINVAL', `Dispatcher: budget must be a positive integer, got ${String(budget)}`);
+    throw outOfRange(`Dispatcher: budget must be a positive integer, got ${String(budget)}`);
   }
   const owners = resolveAffinity(options.affinity ?? 'spread', list, workerCount);
   const url = moduleUrl(options.module);
@@ -179,7 +174,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     windowMs: h.windowMs ?? 10,
   };
   if (tuning.interruptBelow > tuning.pollAbove) {
-    throw new DispatchError('EINVAL', 'Dispatcher: hybrid.interruptBelow must not exceed pollAbove');
+    throw argValueError('Dispatcher: hybrid.interruptBelow must not exceed pollAbove');
   }
   return {
     device,

@@ -101,7 +101,7 @@ export class WorkerSlot {
           vector,
           workerId: this.id,
           error: new DispatchError(
-            'EHANDLER',
+            'ERR_VIRQ_HANDLER',
             `handler for vector ${vector} threw: ${err.message}` +
               (m.suppressed > 0 ? ` (${m.suppressed} more errors on this vector not reported)` : ''),
             { vector, workerId: this.id, cause: err },
@@ -128,7 +128,7 @@ export class WorkerSlot {
   private onExit(code: number, wasReady: boolean): void {
     const { state, vectors } = this.host;
     if (this.host.stopping() || Atomics.load(state.header, H.STOP) !== 0) {
-      if (!wasReady) this.failReady(new DispatchError('ESTATE', 'stopped'));
+      if (!wasReady) this.failReady(new DispatchError('ERR_VIRQ_STATE', 'stopped'));
       return;
     }
     // A crash: the worker threw outside a handler, a handler called process.exit(), or it ended for
@@ -140,7 +140,7 @@ export class WorkerSlot {
     const cause = this.lastError ?? new Error(`worker exited with code ${code}`);
     const why = this.lastError !== undefined ? toError(this.lastError).message : `exit code ${code}`;
     const error = new DispatchError(
-      'EWORKER',
+      'ERR_VIRQ_WORKER',
       `service worker ${this.id} died (${why})` +
         (vector !== undefined ? ` while handling vector ${vector}` : ''),
       { vector, workerId: this.id, cause },
@@ -159,7 +159,7 @@ export class WorkerSlot {
       this.host.fail({
         workerId: this.id,
         error: new DispatchError(
-          'EWORKER',
+          'ERR_VIRQ_WORKER',
           `service worker ${this.id} crashed ${CRASH_LOOP} times in a row without progress; not replacing it`,
           { workerId: this.id, cause },
         ),

@@ -44,7 +44,7 @@ test.serial(
     exact(t, f, 2 * 100);
     t.true(errors.length >= 1);
     for (const e of errors) {
-      t.is(e.error.code, 'EHANDLER');
+      t.is(e.error.code, 'ERR_VIRQ_HANDLER');
       t.true(e.vector === 3 || e.vector === 40);
       t.is(e.error.vector, e.vector);
       t.is(e.workerId, d.ownerOf(e.vector!));
@@ -90,7 +90,7 @@ test.serial('process.exit() in a handler: reported, worker replaced, nothing los
 
   t.deepEqual(Array.from(new Int32Array(exitOnce)), [1, 1, 1], 'every planned crash happened');
   exact(t, f, 3 * 50 * 3);
-  const crashes = errors.filter((e) => e.error.code === 'EWORKER');
+  const crashes = errors.filter((e) => e.error.code === 'ERR_VIRQ_WORKER');
   t.is(crashes.length, 3);
   t.deepEqual(
     crashes.map((e) => e.vector).sort((a, b) => a! - b!),
@@ -137,7 +137,7 @@ test.serial('deferred work that throws is reported with its vector; the vector k
   );
   t.is(s.totals.deferredErrors, s.vectors[7].deferredErrors, 'only vector 7 failed');
   t.is(s.totals.deferredRuns, s.totals.deferredQueued);
-  const threadErrors = errors.filter((e) => e.error.code === 'ETHREAD');
+  const threadErrors = errors.filter((e) => e.error.code === 'ERR_VIRQ_THREAD');
   t.is(threadErrors.length, s.vectors[7].deferredErrors);
   t.true(threadErrors.every((e) => e.vector === 7));
   await finish();

@@ -51,7 +51,7 @@ test.serial('a failed start() does not treat ready workers exiting on stop as cr
   Atomics.store(g, 0, 1);
   Atomics.notify(g, 0);
   const err = await t.throwsAsync(started, { instanceOf: DispatchError });
-  t.is(err?.code, 'EWORKER');
+  t.is(err?.code, 'ERR_VIRQ_WORKER');
   t.is(err?.workerId, 1);
   await leaks.check(t);
   t.deepEqual(errors, [], 'worker 0 stopping is no crash: no error event');
@@ -76,7 +76,7 @@ test.serial(
     const started = d.start();
     const stopped = d.stop();
     const err = await t.throwsAsync(started, { instanceOf: DispatchError });
-    t.is(err?.code, 'ESTATE');
+    t.is(err?.code, 'ERR_VIRQ_STATE');
     await stopped;
     t.false(d.stats().running);
     // A leaked exporter would rewrite the file every 10 ms.
@@ -159,7 +159,7 @@ test.serial('a failing stats write is an EIO error event, not an uncaught except
   t.true(existsSync(statsFile));
   rmSync(dir, { recursive: true, force: true });
   await waitFor(() => errors.length > 0, 30_000, 'a stats error event');
-  t.is(errors[0].error.code, 'EIO');
+  t.is(errors[0].error.code, 'ERR_VIRQ_STATS_FILE');
   t.regex(errors[0].error.message, /stats/);
   // The exporter keeps running but reports once per failing streak, not every 10 ms.
   await new Promise((r) => setTimeout(r, 100));

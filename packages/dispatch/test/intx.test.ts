@@ -16,7 +16,7 @@ import {
 } from '@virq/core';
 import { Epoll } from '@virq/native';
 import test from 'ava';
-import { DispatchError, type DispatchErrorEvent, Dispatcher } from '../src/index.js';
+import { type DispatchErrorEvent, Dispatcher } from '../src/index.js';
 import { INTX_HANDLER, IX, Leaks, waitFor, warmUp } from './helpers.js';
 
 test.before(warmUp);
@@ -203,7 +203,7 @@ test.serial(
     t.is(word(IX.CALLS), 1);
     t.like(d.stats().vectors[0], { raised: 1, delivered: 1, pending: 0, redelivered: 1 });
     t.is(errors.length, 1);
-    t.is(errors[0].error.code, 'EWORKER');
+    t.is(errors[0].error.code, 'ERR_VIRQ_WORKER');
     t.is(errors[0].vector, 0);
     // The line works on: assert, ack, quiet.
     t.is(dev.assertIntx(), 'signalled');
@@ -222,13 +222,13 @@ test('INTx is serviced in interrupt mode only; its vector is 0', async (t) => {
     const e = t.throws(
       () =>
         new Dispatcher({ device: new SoftDevice(), index: INTX, vectors: [0], module: INTX_HANDLER, mode }),
-      { instanceOf: DispatchError },
+      { instanceOf: TypeError },
     );
-    t.is(e?.code, 'EINVAL');
+    t.is((e as { code?: string } | undefined)?.code, 'ERR_INVALID_ARG_VALUE');
   }
   const d = new Dispatcher({ device: new SoftDevice(), index: INTX, vectors: [1], module: INTX_HANDLER });
-  const e = await t.throwsAsync(d.start(), { instanceOf: DispatchError });
-  t.is(e?.code, 'EINVAL');
+  const e = await t.throwsAsync(d.start(), { instanceOf: RangeError });
+  t.is((e as { code?: string } | undefined)?.code, 'ERR_OUT_OF_RANGE');
   t.is(
     new Dispatcher({ device: new SoftDevice(), index: INTX, vectors: 1, module: INTX_HANDLER }).mode,
     'interrupt',

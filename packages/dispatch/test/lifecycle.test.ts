@@ -27,14 +27,19 @@ test('affinity: spread, block, maps and functions', (t) => {
   );
   t.deepEqual(Array.from(resolveAffinity({ 4: 1, 5: 1 }, [4, 5], 2)), [1, 1]);
   t.deepEqual(Array.from(resolveAffinity((v, i, w) => (v + i) % w, [4, 5], 3)), [1, 0]);
-  const bad = (fn: () => unknown, msg: RegExp) => {
-    const e = t.throws(fn, { instanceOf: DispatchError, message: msg });
-    t.is(e?.code, 'EINVAL');
+  const bad = (fn: () => unknown, msg: RegExp, code: string) => {
+    const instanceOf = code === 'ERR_OUT_OF_RANGE' ? RangeError : TypeError;
+    const e = t.throws(fn, { instanceOf, message: msg });
+    t.is((e as { code?: string } | undefined)?.code, code);
   };
-  bad(() => resolveAffinity(new Map([[4, 0]]), [4, 5], 2), /no worker given for vector 5/);
-  bad(() => resolveAffinity(() => 2, [4], 2), /mapped to worker 2/);
-  bad(() => resolveAffinity(() => 0.5, [4], 2), /mapped to worker 0.5/);
-  bad(() => resolveAffinity('spread', [4], 0), /workers must be a positive integer/);
+  bad(
+    () => resolveAffinity(new Map([[4, 0]]), [4, 5], 2),
+    /no worker given for vector 5/,
+    'ERR_INVALID_ARG_VALUE',
+  );
+  bad(() => resolveAffinity(() => 2, [4], 2), /mapped to worker 2/, 'ERR_OUT_OF_RANGE');
+  bad(() => resolveAffinity(() => 0.5, [4], 2), /mapped to worker 0.5/, 'ERR_OUT_OF_RANGE');
+  bad(() => resolveAffinity('spread', [4], 0), /workers must be a positive integer/, 'ERR_OUT_OF_RANGE');
 });
 
 test('affinity: spread and block cover every vector with balanced, in-range owners (property)', (t) => {
@@ -60,39 +65,39 @@ test('affinity: spread and block cover every vector with balanced, in-range owne
   t.pass();
 });
 
-test('bad options are rejected with EINVAL before anything starts', (t) => {
+test('bad options are rejected with a coded TypeError / RangeError before anything starts', (t) => {
   const device = new SoftDevice({ msix: { vectors: 8 } });
   const base = { device, vectors: 8, module: RECORD_HANDLER };
-  const cases: [object, RegExp][] = [
-    [{ vectors: [1, 1] }, /listed twice/],
-    [{ vectors: [] }, /no vectors/],
-    [{ vectors: [-1] }, /bad vector/],
-    [{ workers: 0 }, /workers must be in/],
-    [{ budget: 0 }, /budget must be a positive integer/],
-    [{ mode: 'fast' }, /unknown mode/],
-    [{ affinity: () => 5 }, /mapped to worker 5/],
-    [{ hybrid: { pollAbove: 10, interruptBelow: 20 } }, /interruptBelow/],
-    [{ device: {} }, /IrqDevice/],
-    [{ hybrid: { windowMs: 0 } }, /hybrid.windowMs must be/],
-    [{ hybrid: { windowMs: -5 } }, /hybrid.windowMs must be/],
-    [{ hybrid: { windowMs: Number.NaN } }, /hybrid.windowMs must be/],
-    [{ hybrid: { pollAbove: -1 } }, /hybrid.pollAbove must be/],
-    [{ spinMicros: -1 }, /spinMicros must be/],
-    [{ spinMicros: Number.POSITIVE_INFINITY }, /spinMicros must be/],
-    [{ idlePolls: 0 }, /idlePolls must be an integer/],
-    [{ idlePolls: 1.5 }, /idlePolls must be an integer/],
-    [{ deferredThreads: 0 }, /deferredThreads must be an integer/],
-    [{ deferredThreads: 2.5 }, /deferredThreads must be an integer/],
-    [{ statsIntervalMs: 5 }, /statsIntervalMs must be/],
-    [{ statsIntervalMs: '100' }, /statsIntervalMs must be/],
-    [{ timeoutMs: 0 }, /timeoutMs must be/],
+  const cases: [object, RegExp, string][] = [
+    [{ vectors: [1, 1] }, /listed twice/, 'ERR_INVALID_ARG_VALUE'],
+    [{ vectors: [] }, /no vectors/, 'ERR_INVALID_ARG_VALUE'],
+    [{ vectors: [-1] }, /bad vector/, 'ERR_OUT_OF_RANGE'],
+    [{ workers: 0 }, /workers must be in/, 'ERR_OUT_OF_RANGE'],
+    [{ budget: 0 }, /budget must be a positive integer/, 'ERR_OUT_OF_RANGE'],
+    [{ mode: 'fast' }, /unknown mode/, 'ERR_INVALID_ARG_VALUE'],
+    [{ affinity: () => 5 }, /mapped to worker 5/, 'ERR_OUT_OF_RANGE'],
+    [{ hybrid: { pollAbove: 10, interruptBelow: 20 } }, /interruptBelow/, 'ERR_INVALID_ARG_VALUE'],
+    [{ device: {} }, /IrqDevice/, 'ERR_INVALID_ARG_TYPE'],
+    [{ hybrid: { windowMs: 0 } }, /hybrid.windowMs must be/, 'ERR_OUT_OF_RANGE'],
+    [{ hybrid: { windowMs: -5 } }, /hybrid.windowMs must be/, 'ERR_OUT_OF_RANGE'],
+    [{ hybrid: { windowMs: Number.NaN } }, /hybrid.windowMs must be/, 'ERR_OUT_OF_RANGE'],
+    [{ hybrid: { pollAbove: -1 } }, /hybrid.pollAbove must be/, 'ERR_OUT_OF_RANGE'],
+    [{ spinMicros: -1 }, /spinMicros must be/, 'ERR_OUT_OF_RANGE'],
+    [{ spinMicros: Number.POSITIVE_INFINITY }, /spinMicros must be/, 'ERR_OUT_OF_RANGE'],
+    [{ idlePolls: 0 }, /idlePolls must be an integer/, 'ERR_OUT_OF_RANGE'],
+    [{ idlePolls: 1.5 }, /idlePolls must be an integer/, 'ERR_OUT_OF_RANGE'],
+    [{ deferredThreads: 0 }, /deferredThreads must be an integer/, 'ERR_OUT_OF_RANGE'],
+    [{ deferredThreads: 2.5 }, /deferredThreads must be an integer/, 'ERR_OUT_OF_RANGE'],
+    [{ statsIntervalMs: 5 }, /statsIntervalMs must be/, 'ERR_OUT_OF_RANGE'],
+    [{ statsIntervalMs: '100' }, /statsIntervalMs must be/, 'ERR_INVALID_ARG_TYPE'],
+    [{ timeoutMs: 0 }, /timeoutMs must be/, 'ERR_OUT_OF_RANGE'],
   ];
-  for (const [extra, message] of cases) {
+  for (const [extra, message, code] of cases) {
     const e = t.throws(() => new Dispatcher({ ...base, ...extra } as never), {
-      instanceOf: DispatchError,
+      instanceOf: code === 'ERR_OUT_OF_RANGE' ? RangeError : TypeError,
       message,
     });
-    t.is(e?.code, 'EINVAL');
+    t.is((e as { code?: string } | undefined)?.code, code);
   }
 });
 
@@ -185,7 +190,7 @@ test.serial('a module without handler or thread fails start() and leaves nothing
   });
   d.on('error', () => {});
   const err = await t.throwsAsync(() => d.start(), { instanceOf: DispatchError });
-  t.is(err?.code, 'EWORKER');
+  t.is(err?.code, 'ERR_VIRQ_WORKER');
   t.regex(String((err?.cause as Error)?.message), /exports neither 'handler' nor 'thread'/);
   t.is(device.vectorTable.irqType, 5, 'the triggers were unbound again');
   await leaks.check(t);
@@ -198,8 +203,9 @@ test.serial('vectors beyond the index are refused at start', async (t) => {
     vectors: [2, 9],
     module: RECORD_HANDLER,
   });
-  const err = await t.throwsAsync(() => d.start(), { instanceOf: DispatchError, message: /vector 9 beyond/ });
-  t.is(err?.vector, 9);
+  const err = await t.throwsAsync(() => d.start(), { instanceOf: RangeError, message: /vector 9 beyond/ });
+  t.is((err as { code?: string } | undefined)?.code, 'ERR_OUT_OF_RANGE');
+  t.is((err as { vector?: number } | undefined)?.vector, 9);
   await leaks.check(t);
 });
 

@@ -125,6 +125,6 @@ test('a napi export without mask, poll and unmask is EMODULE', async (t) => {
   const e = await t.throwsAsync(
     loadHandlerModule(new URL('./fixtures/napi-partial.js', import.meta.url).href),
   );
-  t.is((e as { code?: string }).code, 'EMODULE');
+  t.is((e as { code?: string }).code, 'ERR_VIRQ_MODULE');
   t.regex(e?.message ?? '', /unmask/);
 });

@@ -108,7 +108,7 @@ test.serial('eventfd triggers: a worker that dies is replaced and closes its epo
   t.is(rec.sum(R.ORDER_BAD), 0);
   t.is(rec.sum(R.OVERLAP), 0);
   t.is(errors.length, 1);
-  t.is(errors[0].error.code, 'EWORKER');
+  t.is(errors[0].error.code, 'ERR_VIRQ_WORKER');
   t.is(errors[0].vector, 9);
   t.is(errors[0].workerId, 1);
   for (let v = 0; v < N; v++) t.is(rec.get(v, R.SUM), d.stats().vectors[v].raised);

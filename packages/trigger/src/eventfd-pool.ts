@@ -17,8 +17,10 @@
  *   arena    [ARENA_OFFSET, +ARENA_BYTES) doorbells: a 64-byte descriptor (int32 capacity) then the
  *                                    Doorbell's own bytes, each 64-byte aligned
  */
+
 import { Doorbell } from 'atomics-sync';
 import type { DoorbellHandle, DoorbellLike } from './doorbell.js';
+import { argTypeError, argValueError, outOfRange } from './errors.js';
 
 const MAGIC = 0x76697166; // 'virq' 'f'
 const VERSION = 1;
@@ -110,7 +112,7 @@ export class EventFdPool {
     this.i32 = new Int32Array(buffer);
     this.u64 = new BigUint64Array(buffer);
     if (Atomics.load(this.i32, H_MAGIC) !== MAGIC || Atomics.load(this.i32, H_VERSION) !== VERSION) {
-      throw new TypeError('EventFdPool: buffer does not hold a virq eventfd pool');
+      throw argValueError('EventFdPool: buffer does not hold a virq eventfd pool');
     }
     this.id = Atomics.load(this.i32, H_POOL_ID);
     this.capacity = Atomics.load(this.i32, H_CAPACITY);
@@ -121,10 +123,10 @@ export class EventFdPool {
     const capacity = options.capacity ?? 2048;
     const arenaBytes = options.doorbellBytes ?? 64 * 1024;
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 20) {
-      throw new RangeError(`EventFdPool: capacity must be an integer in [1, 2^20], got ${capacity}`);
+      throw outOfRange(`EventFdPool: capacity must be an integer in [1, 2^20], got ${capacity}`);
     }
     if (!Number.isInteger(arenaBytes) || arenaBytes < 0 || arenaBytes % 64 !== 0) {
-      throw new RangeError(`EventFdPool: doorbellBytes must be a non-negative multiple of 64`);
+      throw outOfRange(`EventFdPool: doorbellBytes must be a non-negative multiple of 64`);
     }
     const arenaOffset = HEADER_BYTES + capacity * SLOT_BYTES;
     const buffer = new SharedArrayBuffer(arenaOffset + arenaBytes);
@@ -145,7 +147,7 @@ export class EventFdPool {
   /** Attaches to a pool from its handle (any thread); returns this thread's object for that pool. */
   static from(handle: EventFdPoolHandle): EventFdPool {
     if (!(handle?.buffer instanceof SharedArrayBuffer)) {
-      throw new TypeError('EventFdPool.from: handle.buffer must be a SharedArrayBuffer');
+      throw argTypeError('EventFdPool.from: handle.buffer must be a SharedArrayBuffer');
     }
     const id = new Int32Array(handle.buffer, 0, HEADER_BYTES / 4)[H_POOL_ID];
     const known = registry.get(id);
@@ -226,7 +228,7 @@ export class EventFdPool {
     for (;;) {
       const used = Atomics.load(this.i32, H_ARENA_USED);
       if (used + bytes > arenaBytes) {
-        throw new RangeError(`EventFdPool: doorbell arena full (${arenaBytes} bytes); raise doorbellBytes`);
+        throw outOfRange(`EventFdPool: doorbell arena full (${arenaBytes} bytes); raise doorbellBytes`);
       }
       if (Atomics.compareExchange(this.i32, H_ARENA_USED, used, used + bytes) !== used) continue;
       const desc = arenaOffset + used;

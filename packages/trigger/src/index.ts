@@ -7,7 +7,18 @@
  */
 
 export type { DoorbellHandle, DoorbellLike } from './doorbell.js';
-export { ERRNO, type ErrnoCode, errnoName, VfioError, type VfioSyscall } from './errors.js';
+export {
+  type ArgErrorCode,
+  ERRNO,
+  type ErrnoCode,
+  errnoName,
+  VfioError,
+  type VfioSyscall,
+  VirqError,
+  type VirqErrorCode,
+  VirqRangeError,
+  VirqTypeError,
+} from './errors.js';
 export { EventFdPool, type EventFdPoolHandle, type EventFdPoolOptions, MAX_WATCHES } from './eventfd-pool.js';
 export { closeKernelProbe } from './kernel-poll.js';
 export { hasNative, nativeLoadError } from './native.js';

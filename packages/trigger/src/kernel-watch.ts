@@ -4,6 +4,7 @@
  *   a libuv watch; its drain reads each ready eventfd (the kernel's eventfd_ctx_do_read) and we call
  * cb(EV_IN). The watch holds the event loop open only while at least one kernel virqfd exists.
  */
+import { argValueError, VirqError } from './errors.js';
 import { EV_HUP, EV_IN } from './eventfd-pool.js';
 import { EPOLLERR, EPOLLHUP, EPOLLIN, type EpollLike, epollCtor } from './kernel-poll.js';
 import type { EventfdCtx } from './trigger-desc.js';
@@ -19,9 +20,10 @@ let watcher: {
 
 /** Registers a kernel eventfd's wakeup callback; returns the unregister function. */
 export function kernelWatchAdd(ctx: EventfdCtx, cb: (events: number) => void): () => void {
-  if (ctx.desc.kind !== 'kernel') throw new TypeError('kernelWatchAdd: not a kernel eventfd');
+  if (ctx.desc.kind !== 'kernel') throw argValueError('kernelWatchAdd: not a kernel eventfd');
   const Epoll = epollCtor();
-  if (!Epoll) throw new Error('a virqfd on a kernel eventfd needs @virq/native (Epoll)');
+  if (!Epoll)
+    throw new VirqError('ERR_VIRQ_NO_NATIVE', 'a virqfd on a kernel eventfd needs @virq/native (Epoll)');
   if (!watcher) {
     const w = {
       ep: new Epoll(),

@@ -5,6 +5,8 @@
  * ask for it without awaiting. `VIRQ_NO_NATIVE=1` disables it (to test the fallback paths).
  */
 
+import { VirqError } from './errors.js';
+
 /** The operations core needs from the addon, normalised over its exported API. */
 export interface NativeBinding {
   eventfdCreate(initval: number, semaphore: boolean, nonblock: boolean): number;
@@ -49,7 +51,8 @@ function normalise(mod: Record<string, unknown>): NativeBinding | null {
     closeFd: pick(mod, ['closeFd']),
     isNonblocking: pick(mod, ['isNonblocking']),
   };
-  for (const [k, v] of Object.entries(need)) if (!v) throw new Error(`@virq/native lacks ${k}`);
+  for (const [k, v] of Object.entries(need))
+    if (!v) throw new VirqError('ERR_VIRQ_NO_NATIVE', `@virq/native lacks ${k}`);
   return {
     eventfdCreate: need.eventfdCreate as NativeBinding['eventfdCreate'],
     eventfdRead: need.eventfdRead as NativeBinding['eventfdRead'],
@@ -63,7 +66,7 @@ function normalise(mod: Record<string, unknown>): NativeBinding | null {
 
 async function tryLoad(): Promise<void> {
   if (process.env.VIRQ_NO_NATIVE === '1') {
-    loadError = new Error('disabled by VIRQ_NO_NATIVE=1');
+    loadError = new VirqError('ERR_VIRQ_NO_NATIVE', 'disabled by VIRQ_NO_NATIVE=1');
     return;
   }
   try {
@@ -71,7 +74,10 @@ async function tryLoad(): Promise<void> {
     const loader = (mod.loadNative ?? mod.load) as (() => unknown) | undefined;
     const isAvailable = mod.isAvailable as (() => boolean) | undefined;
     if (typeof isAvailable === 'function' && !isAvailable()) {
-      throw new Error('@virq/native reports the addon is not available (not built?)');
+      throw new VirqError(
+        'ERR_VIRQ_NO_NATIVE',
+        '@virq/native reports the addon is not available (not built?)',
+      );
     }
     let raw: Record<string, unknown> = mod;
     if (typeof loader === 'function') {

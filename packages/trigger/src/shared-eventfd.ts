@@ -16,7 +16,7 @@
  * null instead of throwing EAGAIN (EAGAIN is an expected outcome, not an error, for a poller).
  */
 import type { DoorbellLike } from './doorbell.js';
-import { VfioError } from './errors.js';
+import { outOfRange, VfioError } from './errors.js';
 import {
   EV_HUP,
   EVENTFD_MAX_WRITE,
@@ -67,7 +67,7 @@ export class SharedEventFd {
   static create(options: SharedEventFdOptions = {}): SharedEventFd {
     const init = BigInt(options.initval ?? 0);
     // eventfd(2) takes an unsigned int initval
-    if (init < 0n || init > 0xffffffffn) throw new RangeError('SharedEventFd: initval must be a u32');
+    if (init < 0n || init > 0xffffffffn) throw outOfRange('SharedEventFd: initval must be a u32');
     const flags = (options.semaphore ? F_SEMAPHORE : 0) | (options.nonblock ? F_NONBLOCK : 0);
     let pool = options.pool ?? EventFdPool.default;
     let got = pool.alloc(flags, init);
@@ -75,7 +75,7 @@ export class SharedEventFd {
       pool = EventFdPool.replaceDefault();
       got = pool.alloc(flags, init);
     }
-    if (!got) throw new VfioError('ENOSPC', 'eventfd_write', 'eventfd pool is full');
+    if (!got) throw new VfioError('ENOSPC', 'eventfd', 'eventfd pool is full');
     return new SharedEventFd(pool, got[0], got[1]);
   }
 
@@ -83,7 +83,7 @@ export class SharedEventFd {
   static from(handle: SharedEventFdHandle): SharedEventFd {
     const pool = EventFdPool.from(handle.pool);
     if (!Number.isInteger(handle.slot) || handle.slot < 0 || handle.slot >= pool.capacity) {
-      throw new RangeError(`SharedEventFd.from: slot ${handle.slot} out of range`);
+      throw outOfRange(`SharedEventFd.from: slot ${handle.slot} out of range`);
     }
     return new SharedEventFd(pool, handle.slot, handle.gen);
   }
@@ -205,18 +205,18 @@ export class SharedEventFd {
    * If the count is already non-zero the doorbell is rung at once (the level is visible on add).
    */
   watch(doorbell: DoorbellLike, tag: number): void {
-    this.check('eventfd_read');
+    this.check('epoll_ctl');
     if (!Number.isInteger(tag) || tag < 0 || tag >= doorbell.handle.capacity) {
-      throw new RangeError(`SharedEventFd.watch: tag ${tag} outside the doorbell's capacity`);
+      throw outOfRange(`SharedEventFd.watch: tag ${tag} outside the doorbell's capacity`);
     }
     const desc = this.pool.doorbellRef(doorbell);
     if (desc < 0) {
-      throw new RangeError(
+      throw outOfRange(
         'SharedEventFd.watch: the doorbell must live in this eventfd pool (use pool.createDoorbell())',
       );
     }
     if (!this.pool.addWatch(this.slot, desc, tag)) {
-      throw new VfioError('ENOSPC', 'eventfd_read', 'too many watches on one eventfd');
+      throw new VfioError('ENOSPC', 'epoll_ctl', 'too many watches on one eventfd');
     }
     if (this.pool.count(this.slot) !== 0n) doorbell.ring(tag);
   }
@@ -234,8 +234,8 @@ export class SharedEventFd {
    * references it (vfio's eventfd_ctx reference), exactly like a kernel eventfd_ctx.
    */
   close(): void {
-    this.check('eventfd_read');
-    if (!this.pool.markClosed(this.slot)) throw new VfioError('EBADF', 'eventfd_read');
+    this.check('close');
+    if (!this.pool.markClosed(this.slot)) throw new VfioError('EBADF', 'close');
     this.pool.unref(this.slot);
   }
 
@@ -244,7 +244,7 @@ export class SharedEventFd {
     return (this.pool.flags(this.slot) & F_NONBLOCK) !== 0;
   }
 
-  private check(syscall: 'eventfd_read' | 'eventfd_write'): void {
+  private check(syscall: 'eventfd_read' | 'eventfd_write' | 'epoll_ctl' | 'close'): void {
     // one flags load and one generation load: the common case (open, current) costs two atomics
     const f = this.pool.flags(this.slot);
     if ((f & (F_ALLOCATED | F_CLOSED)) !== F_ALLOCATED || this.pool.gen(this.slot) !== this.gen) {

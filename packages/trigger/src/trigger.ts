@@ -4,7 +4,7 @@
  * (an fd number). Both are described in shared memory by a {@link TriggerDesc}, so any thread that
  * attached the vector table can signal a vector's trigger.
  */
-import { type KernelErr, kerr } from './errors.js';
+import { type KernelErr, kerr, VirqError } from './errors.js';
 import { EventFdPool, F_CLOSED, type WaitQueueFn } from './eventfd-pool.js';
 import { kernelFileReleased } from './file-release.js';
 import {
@@ -143,6 +143,14 @@ export function isTeardown(item: EventfdLike): boolean {
   return typeof item === 'number' && item < 0;
 }
 
+/** ERR_VIRQ_SHARED_MEMORY: a trigger lives in a pool this thread never registered. */
+export function notAttached(poolId: number): VirqError {
+  return new VirqError(
+    'ERR_VIRQ_SHARED_MEMORY',
+    `eventfd pool ${poolId} is not attached in this thread (registerPool)`,
+  );
+}
+
 /** Signals a trigger described in shared memory, from any thread. Returns false if it is gone. */
 export function signalDesc(desc: TriggerDesc): boolean {
   if (desc.kind === 'kernel') {
@@ -150,7 +158,7 @@ export function signalDesc(desc: TriggerDesc): boolean {
     return true;
   }
   const pool = EventFdPool.byId(desc.poolId);
-  if (!pool) throw new Error(`eventfd pool ${desc.poolId} is not attached in this thread (registerPool)`);
+  if (!pool) throw notAttached(desc.poolId);
   if (!pool.valid(desc.slot, desc.gen)) return false;
   pool.signal(desc.slot);
   return true;
@@ -160,7 +168,7 @@ export function signalDesc(desc: TriggerDesc): boolean {
 export function takeDesc(desc: TriggerDesc): bigint {
   if (desc.kind === 'kernel') return kernelFdTryRead(desc.fd) ?? 0n;
   const pool = EventFdPool.byId(desc.poolId);
-  if (!pool) throw new Error(`eventfd pool ${desc.poolId} is not attached in this thread (registerPool)`);
+  if (!pool) throw notAttached(desc.poolId);
   if (!pool.valid(desc.slot, desc.gen)) return 0n;
   return pool.take(desc.slot);
 }
