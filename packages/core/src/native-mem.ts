@@ -16,5 +16,5 @@ export function nativeModule(): typeof Native {
       { code: 'ERR_VIRQ_NATIVE_MISSING' },
     );
   }
-  return b.module as unknown as typeof Native;
+  return b.module;
 }

@@ -86,17 +86,14 @@ export class VfioDevice implements IrqDevice {
   /** Opens the IRQ interface of a vfio device fd through @virq/native. */
   static fromFd(deviceFd: number): VfioDevice {
     const native = loadNativeSync();
-    const vfio = (native?.module.vfio ??
-      (native?.module.binding as Record<string, unknown> | undefined)?.vfio) as
-      | Record<string, (...a: unknown[]) => unknown>
-      | undefined;
+    const vfio = native?.addon.vfio;
     if (!vfio?.deviceGetIrqInfo || !vfio.deviceSetIrqs) {
       throw new VirqError('ERR_VIRQ_NO_NATIVE', 'VfioDevice.fromFd needs @virq/native with VFIO support');
     }
     return new VfioDevice({
-      getIrqInfo: (index, argsz) => vfio.deviceGetIrqInfo(deviceFd, index, argsz) as IrqInfo,
+      getIrqInfo: (index, argsz) => vfio.deviceGetIrqInfo(deviceFd, index, argsz),
       setIrqs: (flags, index, start, count, data, argsz) =>
-        vfio.deviceSetIrqs(deviceFd, flags, index, start, count, data, argsz) as number,
+        vfio.deviceSetIrqs(deviceFd, flags, index, start, count, data, argsz),
     });
   }
 

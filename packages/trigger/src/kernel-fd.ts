@@ -40,7 +40,7 @@ export function kernelFdGet(fd: number): KernelFdRef | KernelErr {
   const native = loadNativeSync();
   if (native) {
     try {
-      const dup = native.eventfdDup(fd);
+      const dup = native.addon.eventfdDup(fd);
       ownedFds.add(dup);
       return { fd: dup, owned: true, origin: fd };
     } catch (err) {
@@ -69,7 +69,7 @@ export function kernelFdPut(ref: KernelFdRef): void {
   if (!ref.owned) return;
   ownedFds.delete(ref.fd);
   const native = loadNativeSync();
-  if (native) native.closeFd(ref.fd);
+  if (native) native.addon.closeFd(ref.fd);
   else fs.closeSync(ref.fd);
 }
 
@@ -82,7 +82,7 @@ const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
  */
 export function kernelFdSignal(fd: number, native: NativeBinding | null = loadNativeSync()): void {
   try {
-    if (native) native.eventfdWrite(fd, 1n);
+    if (native) native.addon.eventfdWrite(fd, 1n);
     else fs.writeSync(fd, ONE);
   } catch (err) {
     if ((err as { code?: string }).code !== 'EAGAIN') throw err;
@@ -98,9 +98,9 @@ export function kernelFdTryRead(fd: number): bigint | null {
   if (!native) throw new VfioError('ENOSYS', 'eventfd_read', 'reading a kernel eventfd needs @virq/native');
   // An O_NONBLOCK eventfd is read directly (EAGAIN = empty); a blocking one is polled first so a read
   // never blocks this thread.
-  if (!native.isNonblocking(fd) && !kernelFdReadable(fd)) return null;
+  if (!native.addon.isNonblocking(fd) && !kernelFdReadable(fd)) return null;
   try {
-    return native.eventfdRead(fd);
+    return native.addon.eventfdRead(fd);
   } catch (err) {
     if ((err as { code?: string }).code === 'EAGAIN') return null;
     throw err;

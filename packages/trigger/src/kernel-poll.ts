@@ -21,14 +21,7 @@ export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
 
 export function epollCtor(): EpollCtor | null {
-  const native = loadNativeSync();
-  if (!native) return null;
-  const mod = native.module;
-  for (const holder of [mod, mod.binding, mod.raw, mod.addon]) {
-    const c = (holder as Record<string, unknown> | undefined)?.Epoll;
-    if (typeof c === 'function') return c as EpollCtor;
-  }
-  return null;
+  return loadNativeSync()?.module.Epoll ?? null;
 }
 
 let probe: EpollLike | null = null;
