@@ -55,20 +55,25 @@ as_root() {
   fi
 }
 
+# Every apt-get this script runs holds this lock: the two kernels prepare side by side, and an
+# apt-get update of one must not meet the other's (apt would fail on its lists lock).
+APT_LOCK=${VIRQ_APT_LOCK:-/tmp/virq-apt.lock}
+apt_locked() { (flock 8 && "$@") 8>"$APT_LOCK"; }
+
 apt_updated=0
 apt_update() {
   [ "$apt_updated" = 1 ] && return 0
   log "apt-get update"
-  as_root apt-get update -qq || die "apt-get update failed"
+  apt_locked as_root apt-get update -qq || die "apt-get update failed"
   apt_updated=1
 }
 
 # apt_try CMD...: run an apt command; on failure refresh the package lists once and retry. Stale lists
 # are the usual cause (a kernel ABI bump removes the old .deb from the mirror).
 apt_try() {
-  if ! "$@"; then
+  if ! apt_locked "$@"; then
     apt_update
-    "$@"
+    apt_locked "$@"
   fi
 }
 
@@ -217,14 +222,19 @@ cmd_runner() {
   mv "$out.tmp" "$out"
 }
 
+# The host packages and the C runner are shared by every kernel (one lock); each kernel's .deb, tree
+# and initramfs have a lock of their own, so two kernels' cold downloads and unpacks run side by side.
 cmd_prepare() {
   mkdir -p "$WORK"
   exec 9>"$WORK/.lock"
   flock 9
   step setup cmd_setup
+  step runner cmd_runner
+  exec 9>&-
+  exec 9>"$WORK/.lock-$KERNEL"
+  flock 9
   step kernel cmd_kernel
   step initramfs cmd_initramfs
-  step runner cmd_runner
   cat >"$WORK/current-$KERNEL.env.tmp" <<EOF
 KERNEL=$KERNEL
 KERNEL_PKG=$KDEB
