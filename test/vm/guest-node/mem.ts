@@ -18,7 +18,7 @@
  *             the limit in the message, a 512 KiB one works; nothing left behind in the child.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { INDEX } from '../src/uapi.js';
@@ -61,7 +61,7 @@ interface PciDevice {
   mapRegion(i: number, o?: { offset?: number; length?: number }): Mmio;
   configRead(off: number, len: number): Buffer;
   enableBusMaster(): void;
-  dmaPool(size: number, o?: { access?: { read?: boolean; write?: boolean } }): Pool;
+  dmaPool(size: number, o?: { hugetlb?: boolean; access?: { read?: boolean; write?: boolean } }): Pool;
   close(): void;
 }
 interface Core {
@@ -536,6 +536,59 @@ async function run(iommu: string): Promise<void> {
         check('a store through it after the reset lands (IMC cleared IMS)', 0, viaPread(0xd0));
       } finally {
         dev.close();
+      }
+    });
+  }
+
+  if (iommu === 'type1') {
+    // The type1 mapping limit: dma_entry_limit is read when the container is opened, so lower it first
+    // (module parameter, 0644), open, and the third pool's VFIO_IOMMU_MAP_DMA is ENOSPC.
+    await slot('type1-limits', async () => {
+      const param = '/sys/module/vfio_iommu_type1/parameters/dma_entry_limit';
+      const old = readFileSync(param, 'utf8').trim();
+      writeFileSync(param, '2');
+      let dev: PciDevice | undefined;
+      try {
+        dev = open();
+        check(
+          'DMA available reported by VFIO_IOMMU_GET_INFO',
+          2,
+          (dev.mapper.info() as { dmaAvail: number }).dmaAvail,
+        );
+        dev.dmaPool(4096);
+        dev.dmaPool(4096);
+        const err = codeOf(() => dev?.dmaPool(4096));
+        check('third mapping past dma_entry_limit 2: ENOSPC', 'ENOSPC', err);
+      } finally {
+        dev?.close();
+        writeFileSync(param, old);
+      }
+      // 2 MiB huge pages: reserve two in the guest, a hugetlb pool takes one; edu DMAs into and out of it.
+      const nr = '/proc/sys/vm/nr_hugepages';
+      const oldNr = readFileSync(nr, 'utf8').trim();
+      writeFileSync(nr, '2');
+      try {
+        dev = open();
+        dev.enableBusMaster();
+        const bar = dev.mapRegion(0);
+        const pool = dev.dmaPool(2 << 20, { hugetlb: true });
+        check('hugetlb pool is 2 MiB at a 2 MiB-aligned IOVA', 0n, pool.iova % (2n << 20n));
+        const huge = readFileSync('/proc/self/smaps', 'utf8').includes('memfd:virq-dma');
+        check('the hugetlb memfd is mapped', true, huge);
+        for (let i = 0; i < LEN; i++) pool.bytes[i] = patternByte(i);
+        pool.bytes.fill(0x77, LEN);
+        check('DMA from the hugetlb pool', true, await eduDma(bar, pool.iova, BigInt(EDU_BUF), LEN, 0));
+        check(
+          'DMA back into it at +1 MiB',
+          true,
+          await eduDma(bar, BigInt(EDU_BUF), pool.iova + (1n << 20n), LEN, DMA_TO_RAM),
+        );
+        let bad = 0;
+        for (let i = 0; i < LEN; i++) if (pool.bytes[(1 << 20) + i] !== patternByte(i)) bad++;
+        check('hugetlb: bytes == pattern (mismatches)', 0, bad);
+      } finally {
+        dev?.close();
+        writeFileSync(nr, oldNr);
       }
     });
   }

@@ -17,6 +17,7 @@ export const MEM_SLOTS = [
   'type1-dma',
   'type1-iommu',
   'type1-reset',
+  'type1-limits',
   'type1-memlock',
 ];
 
@@ -53,6 +54,8 @@ export function registerMemTests(test: TestFn, kernel: KernelName, session: Prom
         ['type1-bad-input', 'region index 20: EINVAL from the kernel'],
         ['type1-bad-input', 'mapRegion after close: EBADF'],
         ['type1-memlock', '2 MiB pool with RLIMIT_MEMLOCK 1 MiB: ENOMEM'],
+        ['type1-limits', 'third mapping past dma_entry_limit 2: ENOSPC'],
+        ['type1-limits', 'hugetlb: bytes == pattern (mismatches)'],
       ]) {
         t.like(named(slot, name), { ok: true }, `${slot}: ${name}`);
       }
