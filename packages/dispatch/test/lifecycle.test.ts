@@ -43,26 +43,39 @@ test('affinity: spread, block, maps and functions', (t) => {
 });
 
 test('affinity: spread and block cover every vector with balanced, in-range owners (property)', (t) => {
-  fc.assert(
-    fc.property(
-      fc.uniqueArray(fc.integer({ min: 0, max: 2047 }), { minLength: 1, maxLength: 300 }),
-      fc.integer({ min: 1, max: 16 }),
-      fc.constantFrom('spread' as const, 'block' as const),
-      (vectors, workers, spec) => {
-        const owners = resolveAffinity(spec, vectors, workers);
-        const per = new Array(workers).fill(0);
-        for (const w of owners) {
-          if (!(w >= 0 && w < workers)) return false;
-          per[w]++;
-        }
-        const used = per.filter((c) => c > 0);
-        if (spec === 'spread') return Math.max(...per) - Math.min(...per) <= 1;
-        // block: contiguous runs of equal size, the last possibly shorter
-        return used.slice(0, -1).every((c) => c === Math.ceil(vectors.length / workers));
-      },
+  const checked = { spread: 0, block: 0 };
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 2047 }), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.constantFrom('spread' as const, 'block' as const),
+        (vectors, workers, spec) => {
+          const owners = resolveAffinity(spec, vectors, workers);
+          // One owner per vector, by position: an empty or short result is wrong.
+          if (owners.length !== vectors.length) return false;
+          const per = new Array(workers).fill(0);
+          for (const w of owners) {
+            if (!(Number.isInteger(w) && w >= 0 && w < workers)) return false;
+            per[w]++;
+          }
+          if (per.reduce((a, c) => a + c, 0) !== vectors.length) return false;
+          checked[spec]++;
+          const size = Math.ceil(vectors.length / workers);
+          // spread: round robin by position; balanced within one vector.
+          if (spec === 'spread') {
+            if (!Array.from(owners).every((w, i) => w === i % workers)) return false;
+            return Math.max(...per) - Math.min(...per) <= 1;
+          }
+          // block: contiguous runs of ceil(n / workers), in worker order, the last possibly shorter.
+          if (!Array.from(owners).every((w, i) => w === Math.floor(i / size))) return false;
+          const used = per.filter((c) => c > 0);
+          return used.slice(0, -1).every((c) => c === size) && used[used.length - 1] <= size;
+        },
+      ),
     ),
   );
-  t.pass();
+  t.true(checked.spread > 0 && checked.block > 0, 'both layouts were checked');
 });
 
 test('bad options are rejected with a coded TypeError / RangeError before anything starts', (t) => {
