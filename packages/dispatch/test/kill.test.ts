@@ -87,7 +87,7 @@ for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
         KILLS + 1,
         'one replacement per kill',
       );
-      const crashes = errors.filter((e) => e.error.code === 'EWORKER');
+      const crashes = errors.filter((e) => e.error.code === 'ERR_VIRQ_WORKER');
       t.is(crashes.length, KILLS + 1, 'each kill reported');
       t.deepEqual(
         crashes.slice(0, KILLS).map((e) => e.vector),
@@ -96,7 +96,7 @@ for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
       );
       t.is(crashes[KILLS].vector, undefined, 'an idle worker was running no handler');
       t.deepEqual(
-        errors.filter((e) => e.error.code !== 'EWORKER'),
+        errors.filter((e) => e.error.code !== 'ERR_VIRQ_WORKER'),
         [],
       );
       for (const pos of new Set(killed))
@@ -199,13 +199,13 @@ test.serial(
     );
     // Nothing more happens to that slot: no replacement after the cap.
     await new Promise((r) => setTimeout(r, 300));
-    const crashes = errors.filter((e) => e.error.code === 'EWORKER' && e.vector === 1);
+    const crashes = errors.filter((e) => e.error.code === 'ERR_VIRQ_WORKER' && e.vector === 1);
     t.is(crashes.length, CRASH_LOOP, 'one report per crash, each naming vector 1');
     t.true(crashes.every((e) => e.workerId === 1));
     const cap = errors.filter((e) => /crashed \d+ times in a row/.test(e.error.message));
     t.is(cap.length, 1);
     t.is(cap[0].workerId, 1);
-    t.is(cap[0].error.code, 'EWORKER');
+    t.is(cap[0].error.code, 'ERR_VIRQ_WORKER');
     t.is(errors.length, CRASH_LOOP + 1);
     t.deepEqual(restarts, new Array(CRASH_LOOP - 1).fill(1), 'replaced CRASH_LOOP - 1 times, then not');
     t.is(workerOf(d, 1), undefined, 'the slot has no worker');
