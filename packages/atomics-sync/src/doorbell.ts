@@ -1,4 +1,4 @@
-import { AtomicBitset } from './bitset.js';
+import { AtomicBitset, popcount } from './bitset.js';
 import { syncError } from './errors.js';
 import type { PrimitiveSpec } from './spec.js';
 import { AdaptiveSpin } from './spin.js';
@@ -30,7 +30,9 @@ export const DOORBELL_MAX_CAPACITY = 2 ** 24;
  */
 export const DOORBELL_DEFAULT_SPIN = 2000;
 
-// Header words (int32 indices from `offset`); the ready bitset follows at offset + 8.
+// Header words (int32 indices from `offset`); the ready bitset follows at offset + 8, then (for more
+// than 32 ids) the summary: bit w set while ready word w may hold a bit, so drain() reads the words
+// that have something instead of all of them — a drain costs the same at 2048 ids as at 16.
 /**
  * The futex word: (number of fresh rings not yet drained) << 1 | SLEEPING. Producers add 2 per id they
  * newly mark ready; drain subtracts 2 per id it takes; the consumer sets bit 0 to announce it sleeps.
@@ -63,15 +65,21 @@ export class Doorbell {
   /** Required byte alignment of its offset. */
   static readonly alignment = 4;
 
-  /** Bytes a doorbell of `capacity` ids occupies: 8 header bytes + one bit per id in 32-bit words. */
+  /**
+   * Bytes a doorbell of `capacity` ids occupies: 8 header bytes + one bit per id in 32-bit words,
+   * then, above 32 ids, one summary bit per ready word (in 32-bit words).
+   */
   static byteLength(capacity: number): number {
     assertInt(capacity, 1, DOORBELL_MAX_CAPACITY, 'Doorbell: capacity');
-    return HEADER_BYTES + Math.ceil(capacity / 32) * 4;
+    const words = Math.ceil(capacity / 32);
+    return HEADER_BYTES + words * 4 + summaryWords(words) * 4;
   }
 
   private readonly ctl: Int32Array;
   private readonly ready: AtomicBitset;
   private readonly words: Int32Array;
+  /** One bit per ready word that may be non-zero; null for a single ready word. */
+  private readonly summary: Int32Array | null;
   /** The consumer's adaptive spin budget (consumer-local, not shared). */
   private readonly spinner = new AdaptiveSpin(DOORBELL_DEFAULT_SPIN);
   readonly #buffer: SharedArrayBuffer;
@@ -87,7 +95,10 @@ export class Doorbell {
     this.#capacity = capacity;
     this.ctl = new Int32Array(buffer, offset, 2);
     this.ready = new AtomicBitset(buffer, offset + HEADER_BYTES, capacity);
-    this.words = new Int32Array(buffer, offset + HEADER_BYTES, (bytes - HEADER_BYTES) / 4);
+    const words = Math.ceil(capacity / 32);
+    this.words = new Int32Array(buffer, offset + HEADER_BYTES, words);
+    const sw = summaryWords(words);
+    this.summary = sw > 0 ? new Int32Array(buffer, offset + HEADER_BYTES + words * 4, sw) : null;
   }
 
   /** Writes an empty doorbell at `offset` and attaches to it. */
@@ -96,6 +107,7 @@ export class Doorbell {
     Atomics.store(d.ctl, WORD, 0);
     Atomics.store(d.ctl, KICK, 0);
     d.ready.clearAll();
+    if (d.summary) for (let w = 0; w < d.summary.length; w++) Atomics.store(d.summary, w, 0);
     return d;
   }
 
@@ -141,7 +153,13 @@ export class Doorbell {
     const bit = 1 << (id & 31);
     // Already pending: the producer that set this bit (before the drain that will clear it) also does
     // the add below, so the consumer is guaranteed to hear of it without our help.
-    if ((Atomics.or(this.words, id >>> 5, bit) & bit) !== 0) return;
+    const w = id >>> 5;
+    const was = Atomics.or(this.words, w, bit);
+    if ((was & bit) !== 0) return;
+    // The first bit of an empty word lists the word in the summary, before the add below wakes the
+    // consumer. A word that already held bits is listed, or is inside a drain that lists it again
+    // if anything is left in it after its clear (see drain).
+    if (was === 0 && this.summary !== null) Atomics.or(this.summary, w >>> 5, 1 << (w & 31));
     // The lost-wakeup race, and why this order closes it. Atomics operations are sequentially
     // consistent, so all of them fall into one total order.
     //   producer: P1 = OR(bit), then P2 = ADD(WORD, 2), which returns the old word
@@ -278,9 +296,62 @@ export class Doorbell {
    */
   drain(out: Int32Array): number {
     assertInt32Array(out, 'Doorbell.drain');
-    const n = this.ready.drainInto(out);
+    const n = this.summary === null ? this.ready.drainInto(out) : this.drainListed(out);
     // After taking the bits: a producer that sets a bit again from here on adds again.
     if (n > 0) Atomics.sub(this.ctl, WORD, n * ONE);
     return n;
   }
+
+  /**
+   * drain() through the summary: takes the listed words' bits off the summary, then each word's bits.
+   * A word that still has bits after its clear (set meanwhile, or no room in `out`) is listed again,
+   * so every ready bit stays reachable: a ring either finds its word empty and lists it itself, or
+   * finds it non-empty — listed, or in this drain, whose clear then returns the ring's bit as left.
+   */
+  private drainListed(out: Int32Array): number {
+    const summary = this.summary as Int32Array;
+    const words = this.words;
+    const room = out.length;
+    let n = 0;
+    for (let s = 0; s < summary.length && n < room; s++) {
+      if (Atomics.load(summary, s) === 0) continue;
+      let listed = Atomics.exchange(summary, s, 0);
+      while (listed !== 0) {
+        const low = listed & -listed;
+        listed ^= low;
+        if (n >= room) {
+          Atomics.or(summary, s, low);
+          continue;
+        }
+        const w = (s << 5) + 31 - Math.clz32(low);
+        let x = Atomics.load(words, w);
+        if (x === 0) continue; // listed by a ring whose bit an earlier drain already took
+        if (popcount(x) > room - n) x = lowestBits(x, room - n);
+        if ((Atomics.and(words, w, ~x) & ~x) !== 0) Atomics.or(summary, s, low);
+        const base = w << 5;
+        while (x !== 0) {
+          const bit = x & -x;
+          out[n++] = base + 31 - Math.clz32(bit);
+          x ^= bit;
+        }
+      }
+    }
+    return n;
+  }
+}
+
+/** Summary words for `words` ready words: none for one (nothing to skip), else one bit per word. */
+function summaryWords(words: number): number {
+  return words > 1 ? Math.ceil(words / 32) : 0;
+}
+
+/** The lowest `k` set bits of `x` (k < popcount(x)). */
+function lowestBits(x: number, k: number): number {
+  let r = 0;
+  for (let i = 0; i < k; i++) {
+    const low = x & -x;
+    r |= low;
+    x ^= low;
+  }
+  return r;
 }

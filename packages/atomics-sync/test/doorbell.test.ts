@@ -3,11 +3,34 @@ import fc from 'fast-check';
 import { Doorbell, pendingAsyncWaits } from '../src/index.js';
 import { rng, WorkerScope } from './helpers.js';
 
-test('byteLength is an 8-byte header plus one bit per id in 32-bit words', (t) => {
+test('byteLength is an 8-byte header, one bit per id in 32-bit words, and above 32 ids a summary bit per word', (t) => {
   t.is(Doorbell.byteLength(1), 12);
   t.is(Doorbell.byteLength(32), 12);
-  t.is(Doorbell.byteLength(33), 16);
-  t.is(Doorbell.byteLength(256), 40);
+  t.is(Doorbell.byteLength(33), 20); // 2 ready words + 1 summary word
+  t.is(Doorbell.byteLength(256), 44); // 8 + 1
+  t.is(Doorbell.byteLength(1025), 8 + 33 * 4 + 2 * 4);
+});
+
+test('drain through the summary: ids in distant words, a short out array, rings during the drain', (t) => {
+  const cap = 2049;
+  const d = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(cap)), 0, cap);
+  const ids = [2048, 0, 1023, 1024, 33, 32, 31, 1500];
+  for (const id of ids) d.ring(id);
+  const sorted = [...ids].sort((a, b) => a - b);
+  const got: number[] = [];
+  const out = new Int32Array(3);
+  for (let n = d.drain(out); n > 0; n = d.drain(out)) got.push(...out.subarray(0, n));
+  t.deepEqual(got, sorted);
+  t.false(d.pending());
+  // a bit set in a word already drained this pass, and one in a word whose summary bit was cleared
+  d.ring(5);
+  d.ring(6);
+  t.is(d.drain(new Int32Array(1)), 1);
+  d.ring(7); // word 0 still holds 6: listed again by the drain that left it
+  const rest = new Int32Array(8);
+  const n = d.drain(rest);
+  t.deepEqual([...rest.subarray(0, n)], [6, 7]);
+  t.false(d.pending());
 });
 
 test('ring marks ids pending; drain returns them ascending, once, and clears them', (t) => {
@@ -125,10 +148,11 @@ test.serial('bad arguments are rejected with what was expected', (t) => {
     message: /capacity/,
   });
   t.throws(() => new Doorbell(buf, 0, 2.5), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+  // 1024 ids: 8 header bytes, 32 ready words, 1 summary word
   t.throws(() => new Doorbell(buf, 0, 1024), {
     instanceOf: RangeError,
     code: 'ERR_BUFFER_TOO_SMALL',
-    message: 'Doorbell: buffer too small; needs 136 bytes at offset 0 (136 in all), buffer has 64',
+    message: 'Doorbell: buffer too small; needs 140 bytes at offset 0 (140 in all), buffer has 64',
   });
   const d = new Doorbell(buf, 0, 10);
   for (const bad of [-1, 10, 1.5, Number.NaN, 2 ** 32]) {
