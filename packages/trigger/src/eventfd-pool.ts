@@ -46,8 +46,15 @@ const S_WSEQ = 5; // bumped by every write/signal/close: the wait-queue "wake" w
 const S_RWAIT = 6; // threads blocked on WSEQ (readers, async watchers)
 const S_RSEQ = 7; // bumped by every read: wakes writers blocked on a full counter
 const S_WWAIT = 8; // threads blocked on RSEQ
-const S_NWATCH = 9; // watch entries in use (lets wake() skip the scan when nobody watches)
+/**
+ * The watch word: bit w (w < MAX_WATCHES) is set while watch entry w is live; the bits above it are a
+ * version, bumped by every change of the set (add, remove, close, slot reuse). One load tells a waker
+ * whether anyone watches and whether its own copy of the watch list is still current (see wake()).
+ */
+const S_WATCHED = 9;
 const S_WATCH = 10; // MAX_WATCHES pairs of (doorbell descriptor offset, tag)
+const WATCH_BITS = 0xff;
+const WATCH_VERSION = 0x100;
 /** Doorbell watches one counter can hold (like being in that many epoll sets). */
 export const MAX_WATCHES = 8;
 
@@ -103,6 +110,14 @@ export class EventFdPool {
   /** @internal */ readonly i32: Int32Array;
   /** @internal */ readonly u64: BigUint64Array;
   private readonly doorbells = new Map<number, DoorbellLike>();
+  /**
+   * This thread's copy of each slot's watch list (doorbell, tag), and the watch word it was read
+   * under: while the word is unchanged the list is current, so a wake reads one word instead of the
+   * entries. Allocated on the first wake of a watched slot in this thread.
+   */
+  private watchSeen: Int32Array | null = null;
+  private watchBells: (DoorbellLike[] | undefined)[] = [];
+  private watchTags: number[][] = [];
   /** @internal same-thread wait-queue listeners per slot */
   readonly listeners = new Map<number, Set<WaitQueueFn>>();
   private static defaultPool: EventFdPool | undefined;
@@ -282,7 +297,8 @@ export class EventFdPool {
       Atomics.store(this.u64, this.countIndex(slot), initval);
       Atomics.store(this.i32, b + S_REFS, 1);
       for (let w = 0; w < MAX_WATCHES; w++) Atomics.store(this.i32, b + S_WATCH + 2 * w, 0);
-      Atomics.store(this.i32, b + S_NWATCH, 0);
+      // no watch, and a new version: a thread's copy of the previous file's watch list never matches
+      this.updateWatched(b, 0, WATCH_BITS);
       Atomics.store(this.i32, H_ALLOC_HINT, slot + 1);
       Atomics.add(this.i32, H_LIVE, 1);
       return [slot, Atomics.load(this.i32, b + S_GEN)];
@@ -330,12 +346,31 @@ export class EventFdPool {
     return Atomics.load(this.u64, this.countIndex(slot));
   }
 
-  /** @internal eventfd_signal(): count++ saturating at ULLONG_MAX (never blocks), then wake */
+  /**
+   * @internal eventfd_signal(): count++ saturating at ULLONG_MAX (never blocks), then wake — unless
+   * the count was already non-zero and nobody can need the wake (see below).
+   */
   signal(slot: number): void {
     const ci = this.countIndex(slot);
     // Fast path: one atomic add. Only a counter already at ULLONG_MAX wraps, and is put straight back
     // (a reader racing that exact moment could see 0; no workload gets within 2^64 of it).
-    if (Atomics.add(this.u64, ci, 1n) === ULLONG_MAX) Atomics.sub(this.u64, ci, 1n);
+    const old = Atomics.add(this.u64, ci, 1n);
+    if (old === ULLONG_MAX) Atomics.sub(this.u64, ci, 1n);
+    // A signal onto a non-zero count needs no wake when every waiter reads the whole count after it
+    // is woken: the signal that made the count non-zero wakes (or is about to wake) every watcher,
+    // and the read that follows that wake takes this signal too (a doorbell watcher drains its bit,
+    // then reads). That holds unless the counter is a semaphore (a read takes 1 and leaves the rest),
+    // a thread sleeps on the wait word (RWAIT: a blocking reader, a cross-thread virqfd), or this
+    // thread has wait-queue listeners (a virqfd: one call per wake, as the kernel's). The storm of an
+    // open loop is mostly such signals: this saves the wait-word bump and every doorbell ring.
+    if (
+      old !== 0n &&
+      this.listeners.size === 0 &&
+      Atomics.load(this.i32, this.base(slot) + S_RWAIT) === 0 &&
+      (this.flags(slot) & F_SEMAPHORE) === 0
+    ) {
+      return;
+    }
     this.wake(slot, EV_IN);
   }
 
@@ -354,19 +389,24 @@ export class EventFdPool {
 
   /**
    * @internal eventfd_ctx_do_read(): takes 1 (semaphore) or everything; returns 0n if the count was 0.
-   * Bumps RSEQ so a writer blocked on a full counter re-checks.
+   * `flags` may be passed by a caller that has just loaded them. A writer blocked on a full counter is
+   * woken (RSEQ bumped) only if one is registered in WWAIT: such a writer re-tries its add after it
+   * registers (SharedEventFd.write), so of "we read WWAIT as 0" and "it re-tries after our take" one
+   * always holds (sequentially consistent Atomics), and it never sleeps on room we made.
    */
-  take(slot: number): bigint {
+  take(slot: number, flags: number = this.flags(slot)): bigint {
     const ci = this.countIndex(slot);
-    const sem = (this.flags(slot) & F_SEMAPHORE) !== 0;
+    const sem = (flags & F_SEMAPHORE) !== 0;
     for (;;) {
       const c = Atomics.load(this.u64, ci);
       if (c === 0n) return 0n;
       const n = sem ? 1n : c;
       if (Atomics.compareExchange(this.u64, ci, c, c - n) === c) {
         const b = this.base(slot);
-        Atomics.add(this.i32, b + S_RSEQ, 1);
-        if (Atomics.load(this.i32, b + S_WWAIT) > 0) Atomics.notify(this.i32, b + S_RSEQ);
+        if (Atomics.load(this.i32, b + S_WWAIT) > 0) {
+          Atomics.add(this.i32, b + S_RSEQ, 1);
+          Atomics.notify(this.i32, b + S_RSEQ);
+        }
         return n;
       }
     }
@@ -380,15 +420,54 @@ export class EventFdPool {
     const b = this.base(slot);
     Atomics.add(this.i32, b + S_WSEQ, 1);
     if (Atomics.load(this.i32, b + S_RWAIT) > 0) Atomics.notify(this.i32, b + S_WSEQ);
-    if (Atomics.load(this.i32, b + S_NWATCH) > 0) {
-      for (let w = 0; w < MAX_WATCHES; w++) {
-        const desc = Atomics.load(this.i32, b + S_WATCH + 2 * w);
-        if (desc > 0) this.doorbellAt(desc).ring(Atomics.load(this.i32, b + S_WATCH + 2 * w + 1));
-      }
+    const watched = Atomics.load(this.i32, b + S_WATCHED);
+    if ((watched & WATCH_BITS) !== 0) {
+      let bells = this.watchBells[slot];
+      if (bells === undefined || this.watchSeen![slot] !== watched)
+        bells = this.readWatches(slot, b, watched);
+      const tags = this.watchTags[slot];
+      for (let i = 0; i < bells.length; i++) bells[i].ring(tags[i]);
     }
     if (this.listeners.size === 0) return;
     const fns = this.listeners.get(slot);
     if (fns) for (const fn of [...fns]) fn(events);
+  }
+
+  /**
+   * Copies the watch entries named by `watched` into this thread's list for `slot`. An entry read
+   * here may already be newer than `watched` (a remove or add racing with us): the list is then kept
+   * under a word the slot no longer has, so the next wake reads the entries again. A watch added
+   * after our load of the word is not rung by this wake; watch() rings it itself if the count is
+   * non-zero once it is in place (epoll_ctl's readiness check on ADD).
+   */
+  private readWatches(slot: number, b: number, watched: number): DoorbellLike[] {
+    if (this.watchSeen === null) {
+      this.watchSeen = new Int32Array(this.capacity);
+      this.watchBells = new Array(this.capacity);
+      this.watchTags = new Array(this.capacity);
+    }
+    const bells: DoorbellLike[] = [];
+    const tags: number[] = [];
+    for (let w = 0; w < MAX_WATCHES; w++) {
+      if ((watched & (1 << w)) === 0) continue;
+      const desc = Atomics.load(this.i32, b + S_WATCH + 2 * w);
+      if (desc <= 0) continue;
+      bells.push(this.doorbellAt(desc));
+      tags.push(Atomics.load(this.i32, b + S_WATCH + 2 * w + 1));
+    }
+    this.watchBells[slot] = bells;
+    this.watchTags[slot] = tags;
+    this.watchSeen[slot] = watched;
+    return bells;
+  }
+
+  /** Sets and clears watch bits and bumps the version; returns the previous word. */
+  private updateWatched(b: number, set: number, clear: number): number {
+    for (;;) {
+      const w = Atomics.load(this.i32, b + S_WATCHED);
+      const next = (((w & ~clear) | set) + WATCH_VERSION) | 0;
+      if (Atomics.compareExchange(this.i32, b + S_WATCHED, w, next) === w) return w;
+    }
   }
 
   /** @internal marks the file closed (POLLHUP to everyone watching); false if already closed */
@@ -401,8 +480,8 @@ export class EventFdPool {
     }
     this.wake(slot, EV_HUP);
     // epoll drops a closed file from every set it was in: so do the watches
+    this.updateWatched(b, 0, WATCH_BITS);
     for (let w = 0; w < MAX_WATCHES; w++) Atomics.store(this.i32, b + S_WATCH + 2 * w, 0);
-    Atomics.store(this.i32, b + S_NWATCH, 0);
     Atomics.add(this.i32, b + S_RSEQ, 1);
     Atomics.notify(this.i32, b + S_RSEQ);
     return true;
@@ -417,7 +496,8 @@ export class EventFdPool {
       if (Atomics.compareExchange(this.i32, at, 0, -1) !== 0) continue;
       Atomics.store(this.i32, at + 1, tag);
       Atomics.store(this.i32, at, desc);
-      Atomics.add(this.i32, b + S_NWATCH, 1);
+      // published after the entry: a waker that sees the bit reads a whole entry
+      this.updateWatched(b, 1 << w, 0);
       return true;
     }
     return false;
@@ -429,10 +509,12 @@ export class EventFdPool {
     for (let w = 0; w < MAX_WATCHES; w++) {
       const at = b + S_WATCH + 2 * w;
       if (Atomics.load(this.i32, at) === desc && Atomics.load(this.i32, at + 1) === tag) {
-        if (Atomics.compareExchange(this.i32, at, desc, 0) === desc) {
-          Atomics.sub(this.i32, b + S_NWATCH, 1);
-          return true;
-        }
+        // Unpublish first, then free the entry: freed before its bit is cleared, the entry could be
+        // claimed by an add whose bit our clear would then take away. Of two removers of the same
+        // watch, the one whose update found the bit set frees it.
+        if ((this.updateWatched(b, 0, 1 << w) & (1 << w)) === 0) continue;
+        Atomics.store(this.i32, at, 0);
+        return true;
       }
     }
     return false;

@@ -130,8 +130,12 @@ export class SharedEventFd {
       const left = deadline - performance.now();
       if (left <= 0) throw new VfioError('EAGAIN', 'eventfd_write', 'timed out');
       Atomics.add(pool.i32, pool.wwaitIndex(this.slot), 1);
-      Atomics.wait(pool.i32, pool.rseqIndex(this.slot), seq, left);
+      // Registered: re-try once before sleeping. A reader bumps RSEQ only when it sees WWAIT > 0, so
+      // room made by a read that ran before our registration is found here (see EventFdPool.take).
+      const added = pool.tryAdd(this.slot, v);
+      if (!added) Atomics.wait(pool.i32, pool.rseqIndex(this.slot), seq, left);
       Atomics.sub(pool.i32, pool.wwaitIndex(this.slot), 1);
+      if (added) break;
       this.check('eventfd_write');
     }
     pool.wake(this.slot, 1);
@@ -142,8 +146,7 @@ export class SharedEventFd {
    * (where read(2) on an EFD_NONBLOCK eventfd fails with EAGAIN).
    */
   tryRead(): bigint | null {
-    this.check('eventfd_read');
-    const n = this.pool.take(this.slot);
+    const n = this.pool.take(this.slot, this.check('eventfd_read'));
     return n === 0n ? null : n;
   }
 
@@ -244,12 +247,14 @@ export class SharedEventFd {
     return (this.pool.flags(this.slot) & F_NONBLOCK) !== 0;
   }
 
-  private check(syscall: 'eventfd_read' | 'eventfd_write' | 'epoll_ctl' | 'close'): void {
+  /** EBADF unless the file is open and current; returns the flags it loaded (for take()). */
+  private check(syscall: 'eventfd_read' | 'eventfd_write' | 'epoll_ctl' | 'close'): number {
     // one flags load and one generation load: the common case (open, current) costs two atomics
     const f = this.pool.flags(this.slot);
     if ((f & (F_ALLOCATED | F_CLOSED)) !== F_ALLOCATED || this.pool.gen(this.slot) !== this.gen) {
       throw new VfioError('EBADF', syscall);
     }
+    return f;
   }
 }
 

@@ -161,6 +161,88 @@ test.serial(
   },
 );
 
+test.serial('a worker blocked in write() at the ceiling wakes when the main thread reads', async (t) => {
+  const e = SharedEventFd.create();
+  e.write(SHARED_EVENTFD_MAX);
+  const { worker, result } = runWorker({ job: 'write-blocking', handle: e.handle, n: 3 });
+  await new Promise((r) => setTimeout(r, 30));
+  t.is(e.peek(), SHARED_EVENTFD_MAX, 'the worker is still blocked: no room for 3');
+  t.is(e.tryRead(), SHARED_EVENTFD_MAX);
+  t.deepEqual(await result, { done: true });
+  t.is(e.tryRead(), 3n);
+  await exited(worker);
+  e.close();
+});
+
+test.serial('watchers follow every change of the watch set (unwatch, rewatch, a reused slot)', (t) => {
+  const pool = EventFdPool.create({ capacity: 1 });
+  const a = pool.createDoorbell(8);
+  const b = pool.createDoorbell(8);
+  const out = new Int32Array(8);
+  const ready = (bell: typeof a): number[] => Array.from(out.subarray(0, bell.drain(out)));
+  const e = SharedEventFd.create({ pool });
+  e.watch(a, 1);
+  e.write(1); // this thread now holds a's watch list for the slot
+  t.deepEqual(ready(a), [1]);
+  t.is(e.tryRead(), 1n);
+  t.true(e.unwatch(a, 1));
+  e.watch(b, 2);
+  e.write(1);
+  t.deepEqual(ready(a), [], 'the removed watch is not rung from a stale copy');
+  t.deepEqual(ready(b), [2]);
+  e.watch(a, 3);
+  t.is(e.tryRead(), 1n);
+  e.write(1);
+  t.deepEqual(ready(a), [3]);
+  t.deepEqual(ready(b), [2]);
+  e.close();
+  t.deepEqual(ready(a), [3], 'close rings (POLLHUP)');
+  t.deepEqual(ready(b), [2]);
+  // The only slot is reused by a new file: none of the old file's watches carry over.
+  const f = SharedEventFd.create({ pool });
+  t.is(f.slot, e.slot);
+  f.write(1);
+  t.deepEqual(ready(a), []);
+  t.deepEqual(ready(b), []);
+  f.watch(b, 5);
+  t.deepEqual(ready(b), [5], 'watch on a readable file rings at once');
+  f.close();
+  ready(b);
+});
+
+test.serial(
+  'a signal onto a count already non-zero rings no doorbell; the read after the first ring takes both',
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 2 });
+    const bell = pool.createDoorbell(8);
+    const out = new Int32Array(8);
+    const e = SharedEventFd.create({ pool });
+    const sem = SharedEventFd.create({ pool, semaphore: true });
+    e.watch(bell, 1);
+    sem.watch(bell, 2);
+    pool.signal(e.slot);
+    t.is(bell.drain(out), 1);
+    t.is(out[0], 1);
+    pool.signal(e.slot); // the count is 1: whoever made it so rang, and the reader will take both
+    t.false(bell.pending());
+    t.is(e.tryRead(), 2n);
+    pool.signal(e.slot); // 0 -> 1 rings again
+    t.is(bell.drain(out), 1);
+    t.is(e.tryRead(), 1n);
+    // A semaphore read takes 1 and leaves the rest: every signal rings.
+    pool.signal(sem.slot);
+    t.is(bell.drain(out), 1);
+    pool.signal(sem.slot);
+    t.true(bell.pending(), 'a semaphore eventfd is rung on every signal');
+    t.is(bell.drain(out), 1);
+    t.is(out[0], 2);
+    t.is(sem.tryRead(), 1n);
+    t.is(sem.tryRead(), 1n);
+    e.close();
+    sem.close();
+  },
+);
+
 test.serial('watch with a doorbell outside the pool is refused', (t) => {
   const pool = EventFdPool.create({ capacity: 2 });
   const other = EventFdPool.create({ capacity: 2 });
