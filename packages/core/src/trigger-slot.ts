@@ -9,6 +9,8 @@
 import type { TriggerDesc } from '@virq/trigger/internal';
 import { EventFdPool, type EventFdPoolHandle, kernelFdSignal, notAttached } from '@virq/trigger/internal';
 import {
+  H_BATCH_INFLIGHT,
+  H_GENERATION,
   R_INFLIGHT,
   R_SYNC_WAITERS,
   R_TA,
@@ -26,15 +28,36 @@ import {
 export class TriggerSlots {
   /** Records this thread is signalling right now (so a nested synchronize does not wait on itself). */
   private readonly localInflight: Int32Array;
+  /** Batches this thread is inside right now (raiseMany; a nested synchronize does not wait on them). */
+  private localBatch = 0;
   /** Pools triggers of this table live in, known to this thread. */
   readonly pools = new Set<EventFdPool>();
   private lastPool: EventFdPool | null = null;
+  /**
+   * This thread's copy of each record's descriptor, and the table generation it was read at. The
+   * owner bumps the generation after every descriptor change (VectorTableOwner.publishTrigger), so
+   * while the generation is unchanged the copy is current: a signal loads one header word instead
+   * of the six seqlock reads and the eventfd slot's two validity loads. A copy read just before a
+   * change is kept under the old generation and refreshed by the first signal after the bump; one
+   * taken during the change may be newer than its generation, which only refreshes it once more.
+   * Signals that entered before the bump are the ones the owner's synchronize() waits out.
+   */
+  private readonly cachedAt: Int32Array;
+  private readonly cached: Uint8Array;
+  private readonly cKind: Uint8Array;
+  private readonly cA: Int32Array;
+  private readonly cPool: (EventFdPool | null)[];
 
   constructor(
     private readonly i32: Int32Array,
     private readonly total: number,
   ) {
     this.localInflight = new Int32Array(total);
+    this.cachedAt = new Int32Array(total);
+    this.cached = new Uint8Array(total);
+    this.cKind = new Uint8Array(total);
+    this.cA = new Int32Array(total);
+    this.cPool = new Array(total).fill(null);
   }
 
   /** Makes a pool known to this thread (see VectorTable.registerPool). */
@@ -105,39 +128,8 @@ export class TriggerSlots {
     Atomics.add(this.i32, fl, 1);
     this.localInflight[r]++;
     try {
-      // the hot path of every interrupt: read the descriptor words under the seqlock without
-      // allocating a descriptor object
-      const i32 = this.i32;
-      const qi = wordOf(r, R_TSEQ);
-      let kind: number;
-      let a: number;
-      let b: number;
-      let c: number;
-      for (;;) {
-        const q = Atomics.load(i32, qi);
-        if (q & 1) continue;
-        kind = Atomics.load(i32, qi + (R_TKIND - R_TSEQ));
-        a = Atomics.load(i32, qi + (R_TA - R_TSEQ));
-        b = Atomics.load(i32, qi + (R_TB - R_TSEQ));
-        c = Atomics.load(i32, qi + (R_TC - R_TSEQ));
-        if (Atomics.load(i32, qi) === q) break;
-      }
-      if (kind === TK_SHARED) {
-        let pool = this.lastPool;
-        if (pool === null || pool.id !== a) {
-          pool = EventFdPool.byId(a) ?? null;
-          if (!pool) throw notAttached(a);
-          this.lastPool = pool;
-        }
-        if (!pool.valid(b, c)) return false;
-        pool.signal(b);
-        return true;
-      }
-      if (kind === TK_KERNEL) {
-        kernelFdSignal(a);
-        return true;
-      }
-      return false;
+      // the hot path of every interrupt: one generation load while this thread's copy is current
+      return this.signalAt(r, Atomics.load(this.i32, H_GENERATION));
     } finally {
       this.localInflight[r]--;
       if (Atomics.sub(this.i32, fl, 1) === 1 && Atomics.load(this.i32, wordOf(r, R_SYNC_WAITERS)) > 0) {
@@ -146,10 +138,93 @@ export class TriggerSlots {
     }
   }
 
-  /** Owner: waits until no other thread is inside {@link signal} for record `r`. */
+  /**
+   * Signals record `r`'s trigger through this thread's copy of its descriptor at generation `g`
+   * (loaded by the caller after it entered an in-flight section: {@link signal}'s per record, or a
+   * batch's, see {@link beginBatch}).
+   */
+  signalAt(r: number, g: number): boolean {
+    if (this.cached[r] === 0 || this.cachedAt[r] !== g) this.refresh(r, g);
+    const kind = this.cKind[r];
+    if (kind === TK_SHARED) {
+      (this.cPool[r] as EventFdPool).signal(this.cA[r]);
+      return true;
+    }
+    if (kind === TK_KERNEL) {
+      kernelFdSignal(this.cA[r]);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Enters a batch's in-flight section: one table-wide count (header word H_BATCH_INFLIGHT) instead
+   * of one per record, which {@link synchronize} waits out as well. Returns the generation to
+   * signal at ({@link signalAt}) for the whole batch: a record rebound meanwhile may get the old
+   * trigger's signal, which is what synchronize_irq allows — the owner does not release the old
+   * eventfd until the batch has left.
+   */
+  beginBatch(): number {
+    Atomics.add(this.i32, H_BATCH_INFLIGHT, 1);
+    this.localBatch++;
+    return Atomics.load(this.i32, H_GENERATION);
+  }
+
+  /** Leaves a batch's in-flight section; wakes an owner waiting in {@link synchronize}. */
+  endBatch(): void {
+    this.localBatch--;
+    if (Atomics.sub(this.i32, H_BATCH_INFLIGHT, 1) === 1) Atomics.notify(this.i32, H_BATCH_INFLIGHT);
+  }
+
+  /** Reads record `r`'s descriptor under the seqlock into this thread's copy, at generation `g`. */
+  private refresh(r: number, g: number): void {
+    const i32 = this.i32;
+    const qi = wordOf(r, R_TSEQ);
+    let kind: number;
+    let a: number;
+    let b: number;
+    let c: number;
+    for (;;) {
+      const q = Atomics.load(i32, qi);
+      if (q & 1) continue;
+      kind = Atomics.load(i32, qi + (R_TKIND - R_TSEQ));
+      a = Atomics.load(i32, qi + (R_TA - R_TSEQ));
+      b = Atomics.load(i32, qi + (R_TB - R_TSEQ));
+      c = Atomics.load(i32, qi + (R_TC - R_TSEQ));
+      if (Atomics.load(i32, qi) === q) break;
+    }
+    let pool: EventFdPool | null = null;
+    if (kind === TK_SHARED) {
+      pool = this.lastPool;
+      if (pool === null || pool.id !== a) {
+        pool = EventFdPool.byId(a) ?? null;
+        if (!pool) throw notAttached(a);
+        this.lastPool = pool;
+      }
+      // A bound trigger holds a reference on its eventfd slot (eventfd_ctx_get), so the slot stays
+      // valid for as long as this descriptor is current; checked once here, not per signal.
+      if (!pool.valid(b, c)) kind = TK_NONE;
+      a = b;
+    } else if (kind !== TK_KERNEL) {
+      kind = TK_NONE;
+    }
+    this.cKind[r] = kind;
+    this.cA[r] = a;
+    this.cPool[r] = pool;
+    this.cachedAt[r] = g;
+    this.cached[r] = 1;
+  }
+
+  /** Owner: waits until no other thread is inside {@link signal} for record `r`, nor in a batch. */
   synchronize(r: number): void {
     const fl = wordOf(r, R_INFLIGHT);
     const sw = wordOf(r, R_SYNC_WAITERS);
+    for (;;) {
+      // A batch is short (one pass over its vectors): it notifies when the last one leaves.
+      const batches = Atomics.load(this.i32, H_BATCH_INFLIGHT);
+      if (batches <= this.localBatch) break;
+      Atomics.wait(this.i32, H_BATCH_INFLIGHT, batches, 5);
+    }
     for (;;) {
       const n = Atomics.load(this.i32, fl);
       if (n <= this.localInflight[r]) return;

@@ -25,6 +25,8 @@ export const H_TOTAL = 12;
 export const H_IRQ_TYPE = 13;
 /** Header word: bumped on every configuration change. */
 export const H_GENERATION = 14;
+/** Header word: batches of raises (VectorTable.raiseMany) in flight, for the owner's synchronize. */
+export const H_BATCH_INFLIGHT = 15;
 
 /** Bytes per vector record. */
 export const RECORD_BYTES = 128;

@@ -222,17 +222,65 @@ export class VectorTable {
    */
   raise(index: number, vector: number): RaiseOutcome {
     const r = this.rec(index, vector);
-    const sw = wordOf(r, R_STATE);
-    let s = Atomics.load(this.i32, sw);
-    if ((s & (ST_ENABLED | ST_TRIGGER)) !== (ST_ENABLED | ST_TRIGGER)) {
-      this.add(r, Counter.Unrouted, 1n);
-      return 'unrouted';
+    // Count first: a consumer must never read a signal that is not yet counted as pending. Counting
+    // before the state is even looked at costs an unrouted raise three more atomics (taken back in
+    // unroute()) and saves every routed one a load: raises are routed far more often than not.
+    const u64 = this.u64;
+    Atomics.add(u64, counterOf(r, Counter.Raised), 1n);
+    Atomics.add(u64, counterOf(r, Counter.Pending), 1n);
+    const s = Atomics.load(this.i32, wordOf(r, R_STATE));
+    if ((s & (ST_ENABLED | ST_TRIGGER | ST_MASKED)) === (ST_ENABLED | ST_TRIGGER)) {
+      return this.slots.signal(r) ? 'signalled' : this.unroute(r);
     }
-    // count first: a consumer must never read a signal that is not yet counted as pending
-    this.add(r, Counter.Raised, 1n);
-    this.add(r, Counter.Pending, 1n);
+    return this.raiseSlow(r, s, -1);
+  }
+
+  /**
+   * Raises many vectors of one index at once (a device raising several queues, a storm): the same as
+   * `raise` for each, in order, with one in-flight section and one generation load for the whole
+   * batch instead of one per vector. `vectors` holds vector numbers; the first `count` are raised.
+   * Returns how many were accepted (signalled, held or coalesced); the rest were unrouted. A bad
+   * vector number throws RangeError before anything is raised.
+   */
+  raiseMany(index: number, vectors: ArrayLike<number>, count: number = vectors.length): number {
+    if (!Number.isInteger(count) || count < 0 || count > vectors.length) {
+      throw new RangeError(`VectorTable.raiseMany: count ${count} outside [0, ${vectors.length}]`);
+    }
+    for (let i = 0; i < count; i++) this.rec(index, vectors[i]);
+    const base = this.bases[index];
+    const u64 = this.u64;
+    const i32 = this.i32;
+    const slots = this.slots;
+    let accepted = 0;
+    const g = slots.beginBatch();
+    try {
+      for (let i = 0; i < count; i++) {
+        const r = base + vectors[i];
+        Atomics.add(u64, counterOf(r, Counter.Raised), 1n);
+        Atomics.add(u64, counterOf(r, Counter.Pending), 1n);
+        const s = Atomics.load(i32, wordOf(r, R_STATE));
+        let outcome: RaiseOutcome;
+        if ((s & (ST_ENABLED | ST_TRIGGER | ST_MASKED)) === (ST_ENABLED | ST_TRIGGER)) {
+          outcome = slots.signalAt(r, g) ? 'signalled' : this.unroute(r);
+        } else {
+          outcome = this.raiseSlow(r, s, g);
+        }
+        if (outcome !== 'unrouted') accepted++;
+      }
+    } finally {
+      slots.endBatch();
+    }
+    return accepted;
+  }
+
+  /**
+   * The rest of a raise (already counted) that found record `r` not plainly routable in state `s`:
+   * unrouted, or masked (held in the PBA bit, or coalesced into the one already held). `g` >= 0: a
+   * batch's generation (signal inside its section); -1: a single raise.
+   */
+  private raiseSlow(r: number, s: number, g: number): RaiseOutcome {
+    const sw = wordOf(r, R_STATE);
     for (;;) {
-      s = Atomics.load(this.i32, sw);
       if ((s & (ST_ENABLED | ST_TRIGGER)) !== (ST_ENABLED | ST_TRIGGER)) return this.unroute(r);
       if (s & ST_MASKED) {
         if (s & ST_PENDING) {
@@ -241,9 +289,11 @@ export class VectorTable {
           return 'coalesced';
         }
         if (Atomics.compareExchange(this.i32, sw, s, s | ST_PENDING) === s) return 'held';
-        continue;
+      } else {
+        const ok = g < 0 ? this.slots.signal(r) : this.slots.signalAt(r, g);
+        return ok ? 'signalled' : this.unroute(r);
       }
-      return this.slots.signal(r) ? 'signalled' : this.unroute(r);
+      s = Atomics.load(this.i32, sw);
     }
   }
 
