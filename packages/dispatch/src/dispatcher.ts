@@ -317,6 +317,15 @@ export class Dispatcher extends EventEmitter {
     );
     this.owners = next;
   }
+  /**
+   * @internal Fault injection for `virq soak` and the tests: terminate service worker `slot` from
+   * outside at whatever point it is, as a crash would; crash recovery then replaces it and
+   * redelivers what it held in flight.
+   */
+  async terminateWorker(slot: number): Promise<void> {
+    const worker = this.slots[slot]?.worker;
+    if (worker) await worker.terminate();
+  }
 
   /** A snapshot of every counter (cheap: shared-memory reads). */
   stats(): DispatcherStats {
