@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * The `virq` command: `bench`, `top`, `probe`. Each command parses its own flags strictly; any bad
+ * The `virq` command: `bench`, `top`, `probe`, `soak`. Each command parses its own flags strictly; any bad
  * flag or value ends in one line on stderr and exit status 64 (EX_USAGE), never a stack trace.
  */
 import { runBench } from './cmd-bench.js';
 import { runProbe } from './cmd-probe.js';
+import { runSoak } from './cmd-soak.js';
 import { runTop } from './cmd-top.js';
 import { UsageError } from './errors.js';
 
@@ -16,6 +17,7 @@ Commands:
   bench   run the throughput benchmark on the built-in software device
   top     live per-vector table of a running dispatcher
   probe   list this machine's VFIO devices and their IRQ info
+  soak    a long run under storms, faults and rebalances, with a leak and zero-lost verdict
 
 Run 'virq <command> --help' for a command's options.`;
 
@@ -23,6 +25,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   bench: runBench,
   top: runTop,
   probe: runProbe,
+  soak: runSoak,
 };
 
 async function main(argv: string[]): Promise<number> {

