@@ -15,7 +15,8 @@
 # Environment: VIRQ_VM_KERNEL (which kernel: 6.1 = Debian 12's own, the default, or 6.12 = Debian 12's
 # linux-image-6.12-amd64), VIRQ_VM_WORK (cache dir, default /tmp/virq-vm), VIRQ_VM_TIMEOUT (s, default
 # 330), VIRQ_VM_SMP (default 1), VIRQ_VM_MEM (MiB, default 1024), VIRQ_VM_KPKG (kernel package override),
-# VIRQ_VM_IOMMU (the -device for the IOMMU), VIRQ_VM_APPEND (extra kernel command line).
+# VIRQ_VM_IOMMU (the -device for the IOMMU), VIRQ_VM_APPEND (extra kernel command line),
+# VIRQ_VM_NIC (1: the NIC part below, the default; 0: no NICs), VIRQ_VM_NIC_QUEUES (default 128).
 # Each kernel has its own cache entries (the .deb and its tree by package version, the initramfs by a
 # hash) and its own $WORK/current-<kernel>.env, so the two can be prepared once and booted side by side.
 # Every step prints `vm.sh: <step> <seconds>s` on stderr.
@@ -27,7 +28,7 @@ TIMEOUT=${VIRQ_VM_TIMEOUT:-330}
 SMP=${VIRQ_VM_SMP:-1}
 MEM=${VIRQ_VM_MEM:-1024}
 KERNEL=${VIRQ_VM_KERNEL:-6.1}
-HOST_PKGS=(qemu-system-x86 busybox-static cpio gcc libc6-dev)
+HOST_PKGS=(qemu-system-x86 busybox-static cpio gcc libc6-dev iproute2)
 
 log() { echo "vm.sh: $*" >&2; }
 die() {
@@ -205,6 +206,10 @@ cmd_initramfs() {
   grep -q '^CONFIG_IOMMUFD=m' "$KDIR/boot/config-$KVER" && mods+=(iommufd)
   for m in "${mods[@]}"; do add_mod "$m"; done
   printf '%s\n' "${ORDER[@]}" >"$R/lib/modules/load-order"
+  # NIC part: virtio_net is loaded by /init only after virq's NIC is on vfio-pci (see nic_qemu_args).
+  ORDER=()
+  add_mod virtio_net
+  printf '%s\n' "${ORDER[@]}" >"$R/lib/modules/load-late"
   log "modules for $KVER: ${ORDER[*]}"
   (cd "$R" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"
   mv "$out.tmp" "$out"
@@ -230,6 +235,7 @@ cmd_prepare() {
   flock 9
   step setup cmd_setup
   step runner cmd_runner
+  step injector cmd_injector
   exec 9>&-
   exec 9>"$WORK/.lock-$KERNEL"
   flock 9
@@ -242,10 +248,80 @@ KERNEL_VERSION=$KVER
 VMLINUZ=$KDIR/boot/vmlinuz-$KVER
 INITRD=$INITRD
 RUNNER=$RUNNER
+INJECTOR=$INJECTOR
 EOF
   mv "$WORK/current-$KERNEL.env.tmp" "$WORK/current-$KERNEL.env"
   exec 9>&-
 }
+
+# ---------------------------------------------------------------------------------------------------
+# NIC part (issue 11, virtio-net): two virtio-net-pci devices on multi-queue taps in a network namespace
+# this boot creates, and the host-side frame injector (host/inject.c) running in it beside QEMU.
+#   00:10.0  virq's NIC: disable-legacy, iommu_platform, mq, $NIC_QUEUES queue pairs, 2N+2 vectors; vfio-pci
+#   00:11.0  the kernel's NIC (the bench's baseline): one queue pair, bound to the guest's virtio_net
+# Frames go only to the guest, through these taps: they have no address, IPv6 is off in the namespace,
+# and the injector writes to the guest's MAC only. The namespace (and the taps in it) goes with the boot.
+NIC=${VIRQ_VM_NIC:-1}
+NIC_QUEUES=${VIRQ_VM_NIC_QUEUES:-128}
+NIC_NS=""
+NIC_INJECT_PID=""
+
+cmd_injector() {
+  local key out
+  key=$( (cat "$HERE/host/inject.c"; gcc --version | head -1) | sha256sum | cut -c1-16)
+  out="$WORK/bin/inject-$key"
+  INJECTOR=$out
+  [ -x "$out" ] && return 0
+  mkdir -p "$WORK/bin"
+  gcc -O2 -Wall -Wextra -Werror -o "$out.tmp" "$HERE/host/inject.c" || die "building host/inject.c failed"
+  mv "$out.tmp" "$out"
+}
+
+# nic_up RUNDIR: the namespace, its taps and the injector (serving RUNDIR/nic). Sets NIC_EXEC.
+NIC_EXEC=()
+nic_up() {
+  [ "$NIC" = 1 ] || return 0
+  [ -x "${INJECTOR:-}" ] || die "no injector: run vm.sh prepare"
+  NIC_NS="virq-nic-$$"
+  as_root ip netns add "$NIC_NS" || die "ip netns add $NIC_NS failed (the NIC part needs root)"
+  # A command list, not as_root: timeout(1) runs QEMU through it.
+  local x=(ip netns exec "$NIC_NS")
+  [ "$(id -u)" = 0 ] || x=(sudo -n "${x[@]}")
+  # IPv6 off before the taps exist, so they never send a router solicitation or DAD probe.
+  "${x[@]}" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6; echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6' 2>/dev/null || true
+  "${x[@]}" ip tuntap add dev vqnic0 mode tap multi_queue || die "ip tuntap add vqnic0 failed"
+  "${x[@]}" ip tuntap add dev vqnic1 mode tap || die "ip tuntap add vqnic1 failed"
+  "${x[@]}" ip link set vqnic0 up
+  "${x[@]}" ip link set vqnic1 up
+  rm -rf "$1/nic"
+  mkdir -p "$1/nic"
+  "${x[@]}" "$INJECTOR" serve "$1/nic" >"$1/nic/inject.log" 2>&1 &
+  NIC_INJECT_PID=$!
+  NIC_EXEC=("${x[@]}")
+}
+
+# Idempotent (also the EXIT trap, so a failed boot leaves no namespace behind).
+nic_down() {
+  if [ -n "$NIC_INJECT_PID" ]; then
+    kill "$NIC_INJECT_PID" 2>/dev/null || true
+    wait "$NIC_INJECT_PID" 2>/dev/null || true
+    NIC_INJECT_PID=""
+  fi
+  if [ -n "$NIC_NS" ]; then
+    as_root ip netns del "$NIC_NS" 2>/dev/null || log "ip netns del $NIC_NS failed"
+    NIC_NS=""
+  fi
+}
+
+# The QEMU arguments of the two NICs (none with VIRQ_VM_NIC=0).
+nic_qemu_args() {
+  [ "$NIC" = 1 ] || return 0
+  echo "-netdev tap,id=vqn0,ifname=vqnic0,script=no,downscript=no,queues=$NIC_QUEUES,vhost=off" \
+    "-device virtio-net-pci,netdev=vqn0,addr=0x10,disable-legacy=on,iommu_platform=on,mq=on,vectors=$((2 * NIC_QUEUES + 2)),mac=52:54:00:76:71:01,romfile=" \
+    "-netdev tap,id=vqn1,ifname=vqnic1,script=no,downscript=no,queues=1,vhost=off" \
+    "-device virtio-net-pci,netdev=vqn1,addr=0x11,disable-legacy=on,iommu_platform=on,mac=52:54:00:76:71:02,romfile="
+}
+# --------------------------------------------------------------------------------- end of the NIC part
 
 # boot RUNDIR: RUNDIR must hold jobs.txt (see guest/plan.sh). The guest sees RUNDIR at its host path,
 # runs the jobs in a chroot into the host's root and writes RUNDIR/out/*; the console goes to
@@ -262,16 +338,20 @@ cmd_boot() {
   cp "$HERE/guest/plan.sh" "$run/plan.sh"
   cp "$RUNNER" "$run/irqrun"
   local rc=0
+  trap nic_down EXIT
+  nic_up "$run"
+  # shellcheck disable=SC2046 # nic_qemu_args is a list of words
   # -nodefaults: no VGA/NIC/monitor; e1000e,romfile=: no iPXE ROM (not needed, and ipxe-qemu may be absent).
-  timeout --kill-after=5 "$TIMEOUT" qemu-system-x86_64 \
+  timeout --kill-after=5 "$TIMEOUT" "${NIC_EXEC[@]}" qemu-system-x86_64 \
     -machine q35 -accel tcg -cpu max -smp "$SMP" -m "$MEM" \
     -device "${VIRQ_VM_IOMMU:-intel-iommu,intremap=on}" \
-    -device edu -device e1000e,romfile= \
+    -device edu -device e1000e,romfile= $(nic_qemu_args) \
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
     -virtfs "local,path=$run,mount_tag=virqrun,security_model=none,multidevs=remap" \
     -kernel "$VMLINUZ" -initrd "$INITRD" \
     -append "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 quiet virq_rundir=$run ${VIRQ_VM_APPEND:-}" \
     -nographic -no-reboot -nodefaults -serial stdio </dev/null >"$run/console.log" 2>&1 || rc=$?
+  nic_down
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     echo "vm.sh: guest timed out after ${TIMEOUT}s" >>"$run/console.log"
     die "guest timed out after ${TIMEOUT}s (console: $run/console.log)"
