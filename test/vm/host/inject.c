@@ -5,7 +5,8 @@
  *   inject serve <dir>     wait for <dir>/req-<k> (k = 1, 2, ...), run it, write <dir>/res-<k>.json
  *
  * A request is one line of key=value words:
- *   if=<tap> mac=<guest mac> frames=<n> flows=<n> window=<n> mode=echo|offer bad=<n> idle_ms=<n> run=<id>
+ *   if=<tap> mac=<guest mac> frames=<n> flows=<n> base=<first flow id> window=<n> mode=echo|offer bad=<n>
+ *   idle_ms=<n> run=<id>
  * `echo`: sends `frames` frames round-robin over `flows` flows, at most `window` unanswered at a time,
  * and counts what comes back (the guest swaps the MACs): per flow, every sequence number exactly once
  * and in order. `window=0` sends without waiting (a burst: what the tap cannot queue is its
@@ -47,7 +48,7 @@ static const uint8_t src_mac[6] = { 0x02, 0x76, 0x71, 0x00, 0x00, 0x01 };
 struct req {
 	char ifname[IFNAMSIZ];
 	uint8_t mac[6];
-	long frames, flows, window, bad, idle_ms, run;
+	long frames, flows, base, window, bad, idle_ms, run;
 	int echo;
 };
 
@@ -97,6 +98,7 @@ static int parse_req(char *line, struct req *r)
 			long n = strtol(v, NULL, 10);
 			if (!strcmp(w, "frames")) r->frames = n;
 			else if (!strcmp(w, "flows")) r->flows = n;
+			else if (!strcmp(w, "base")) r->base = n;
 			else if (!strcmp(w, "window")) r->window = n;
 			else if (!strcmp(w, "bad")) r->bad = n;
 			else if (!strcmp(w, "idle_ms")) r->idle_ms = n;
@@ -104,7 +106,7 @@ static int parse_req(char *line, struct req *r)
 			else return -1;
 		}
 	}
-	if (!have_if || !have_mac || r->flows < 1 || r->flows > MAX_FLOWS || r->frames < 0)
+	if (!have_if || !have_mac || r->flows < 1 || r->base < 0 || r->base + r->flows > MAX_FLOWS || r->frames < 0)
 		return -1;
 	return 0;
 }
@@ -188,10 +190,11 @@ static void account(struct counts *c, const struct req *r, const uint8_t *f, ssi
 		c->bad_back++;
 		return;
 	}
-	if (flow >= (uint32_t)r->flows) {
+	if (flow < (uint32_t)r->base || flow - (uint32_t)r->base >= (uint32_t)r->flows) {
 		c->foreign++;
 		return;
 	}
+	flow -= (uint32_t)r->base;
 	c->received++;
 	if ((long)seq < c->next[flow]) {
 		c->dup_or_reorder++;
@@ -275,7 +278,7 @@ static void run_req(const struct req *r, FILE *out)
 			continue;
 		}
 		uint32_t flow = (uint32_t)(i % r->flows);
-		build_frame(f, r, flow, seq[flow]);
+		build_frame(f, r, (uint32_t)r->base + flow, seq[flow]);
 		if (send(s, f, FRAME_LEN, 0) < 0) {
 			if (errno == ENOBUFS || errno == EAGAIN) {
 				recv_some(s, &c, r, 1);
