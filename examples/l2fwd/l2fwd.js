@@ -32,6 +32,8 @@ export async function startL2fwd(o) {
       budget: o.budget ?? 64,
       hybrid: o.hybrid,
       statsFile: o.statsFile,
+      // Workers import the driver and the app at start: give a loaded machine (or a TCG guest) time.
+      timeoutMs: o.timeoutMs ?? 120_000,
       module: new URL('./handlers.js', import.meta.url),
       data: { nic: nic.layout, l2fwd: { counters, pairs: nic.pairs, faults: o.faults } },
     });
@@ -84,7 +86,9 @@ function arg(name, def) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const bdf = process.argv[2];
   if (!bdf || bdf.startsWith('--')) {
-    console.error('usage: l2fwd.js <bdf> [--pairs N] [--mode interrupt|hybrid|poll] [--workers N] [--seconds S] [--stats-file F]');
+    console.error(
+      'usage: l2fwd.js <bdf> [--pairs N] [--mode interrupt|hybrid|poll] [--workers N] [--seconds S] [--stats-file F]',
+    );
     process.exit(64);
   }
   const run = await startL2fwd({

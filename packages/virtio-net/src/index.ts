@@ -17,10 +17,16 @@ export {
   type WorkerMemory,
 } from './memory.js';
 export { type NicApp, type NicAttach, virtioNetHandlers } from './napi.js';
-export { type DmaPoolLike, type MappedRegionLike, type PciFunctionLike, vfioAttach, vfioMemory } from './vfio-memory.js';
 export { type ConfigReader, readVirtioCaps, type VirtioPciCaps, type VirtioStructure } from './pci-caps.js';
 export { BUFFER_SIZE, BufferPool } from './pool.js';
 export { MIN_FRAME, RxQueue } from './rx.js';
 export * from './spec.js';
 export { TxQueue } from './tx.js';
+export {
+  type DmaPoolLike,
+  type MappedRegionLike,
+  type PciFunctionLike,
+  vfioAttach,
+  vfioMemory,
+} from './vfio-memory.js';
 export { type QueueDescriptor, type RingLayout, ringLayout, Virtqueue } from './virtqueue.js';

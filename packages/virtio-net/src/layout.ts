@@ -46,8 +46,14 @@ export const PAIR_STATS = {
   rearmRaces: 8,
   poolEmpty: 9,
   maxBatch: 10,
+  /** Frames dropped because the app threw on them twice. */
+  appErrors: 11,
+  /** App errors seen while NAPI polled (not reported as EHANDLER: hooks do not throw). */
+  pollErrors: 12,
+  /** Times TX waited for room (back-pressure). */
+  txWaits: 13,
 } as const;
-export const PAIR_STAT_WORDS = 12;
+export const PAIR_STAT_WORDS = 16;
 
 /** What the plan needs from the device and the caller. */
 export interface LayoutRequest {

@@ -62,9 +62,24 @@ class PairDriver {
     const stats = this.stats;
     this.send = (b, len) => {
       const at = b * BUFFER_SIZE + VIRTIO_NET_HDR_LEN;
+      const frame = poolBytes.subarray(at, at + len);
+      let forward: boolean;
+      try {
+        forward = app.frame(pair, frame);
+      } catch (err) {
+        // Offered once more (an app fault need not lose the frame); a second throw drops it. The
+        // first error is thrown from the handler once the batch is done, for the Dispatcher's EHANDLER.
+        this.error ??= err;
+        try {
+          forward = app.frame(pair, frame);
+        } catch {
+          stats[P.appErrors]++;
+          return false;
+        }
+      }
       stats[P.rxFrames]++;
       stats[P.rxBytes] += len;
-      if (!app.frame(pair, poolBytes.subarray(at, at + len))) {
+      if (!forward) {
         stats[P.dropped]++;
         return false;
       }
@@ -77,15 +92,24 @@ class PairDriver {
     };
   }
 
-  /** Up to `budget` frames; TX flushed once at the end. Returns the frames taken. */
+  /** The first error the app threw in this batch (rethrown by the handler). */
+  error: unknown;
+
+  /** Up to `budget` frames; TX flushed at the end (also if the app threw). Returns the frames taken. */
   poll(budget: number): number {
     const before = this.rx.malformed;
     const emptyBefore = this.rx.poolEmpty;
-    const n = this.rx.receive(budget, this.send);
-    this.tx.flush();
+    const waitsBefore = this.tx.waits;
+    let n: number;
+    try {
+      n = this.rx.receive(budget, this.send);
+    } finally {
+      this.tx.flush();
+    }
     const s = this.stats;
     s[P.rxMalformed] += this.rx.malformed - before;
     s[P.poolEmpty] += this.rx.poolEmpty - emptyBefore;
+    s[P.txWaits] += this.tx.waits - waitsBefore;
     if (n > s[P.maxBatch]) s[P.maxBatch] = n;
     return n;
   }
@@ -138,6 +162,9 @@ export function virtioNetHandlers(app: NicApp, attach: NicAttach) {
     for (let n = d.poll(HANDLER_BUDGET); n > 0 && total < 8 * HANDLER_BUDGET; n = d.poll(HANDLER_BUDGET))
       total += n;
     app.batchEnd?.(vector);
+    const err = d.error;
+    d.error = undefined;
+    if (err !== undefined) throw err;
     return false;
   }
 
@@ -154,6 +181,12 @@ export function virtioNetHandlers(app: NicApp, attach: NicAttach) {
       d.stats[P.polls]++;
       const n = d.poll(budget);
       if (n > 0) app.batchEnd?.(vector);
+      // Hooks must not throw (a throw there ends the worker): an app error seen while polling is
+      // counted (pollErrors) instead of reported; its frame was offered twice, as in handler().
+      if (d.error !== undefined) {
+        d.error = undefined;
+        d.stats[P.pollErrors]++;
+      }
       return n;
     },
     /**

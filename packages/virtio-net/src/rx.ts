@@ -55,18 +55,22 @@ export class RxQueue {
   receive(budget: number, sink: FrameSink): number {
     const { vq, pool } = this;
     let n = 0;
-    while (n < budget) {
-      const b = vq.peekUsed();
-      if (b < 0) break;
-      const len = vq.lastLen - VIRTIO_NET_HDR_LEN;
-      let kept = false;
-      if (len < MIN_FRAME || vq.lastLen > BUFFER_SIZE) this.malformed++;
-      else kept = sink(b, len);
-      vq.commitUsed();
-      if (!kept) pool.put(b);
-      n++;
+    try {
+      while (n < budget) {
+        const b = vq.peekUsed();
+        if (b < 0) break;
+        const len = vq.lastLen - VIRTIO_NET_HDR_LEN;
+        let kept = false;
+        if (len < MIN_FRAME || vq.lastLen > BUFFER_SIZE) this.malformed++;
+        else kept = sink(b, len);
+        vq.commitUsed();
+        if (!kept) pool.put(b);
+        n++;
+      }
+    } finally {
+      // Even when the sink threw: a ring left without buffers would never interrupt again.
+      this.fill();
     }
-    if (n > 0) this.fill();
     return n;
   }
 }

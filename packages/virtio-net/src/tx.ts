@@ -8,6 +8,12 @@ import { BUFFER_SIZE, type BufferPool } from './pool.js';
 import { VIRTIO_NET_HDR_LEN } from './spec.js';
 import type { Virtqueue } from './virtqueue.js';
 
+/** Frames queued before TX is published mid-batch, so the device starts on them early. */
+export const TX_PUBLISH_EVERY = 32;
+/** Longest wait for the device to complete TX when the ring is full (ms). */
+export const TX_FULL_WAIT_MS = 50;
+const napTimer = new Int32Array(new SharedArrayBuffer(4));
+
 /** One TX queue of a pair. */
 export class TxQueue {
   /** Frames not sent because the ring stayed full after a reclaim (their buffers went back to the pool). */
@@ -30,22 +36,47 @@ export class TxQueue {
     return n;
   }
 
+  /** Frames queued since the last publish. */
+  private queued = 0;
+
   /**
-   * Queues pool buffer `b` holding a `length`-byte frame after its header space; not visible to the
-   * device until {@link flush}. False (and the buffer is the caller's again) when the ring is full.
+   * Queues pool buffer `b` holding a `length`-byte frame after its header space. Published every
+   * {@link TX_PUBLISH_EVERY} frames and at {@link flush}. A full ring is published, then waited on for
+   * completions (the device works on TX asynchronously after a notification) for at most
+   * `TX_FULL_WAIT_MS`: back-pressure instead of a drop. False (the buffer is the caller's again) only
+   * if the device completes nothing in that time.
    */
   send(b: number, length: number): boolean {
-    if (this.vq.numFree === 0) this.reclaim();
+    const vq = this.vq;
+    if (vq.numFree === 0 && this.reclaim() === 0) this.waitForRoom();
     const at = b * BUFFER_SIZE;
     this.pool.bytes.fill(0, at, at + VIRTIO_NET_HDR_LEN);
-    if (this.vq.add(this.pool.iova(b), VIRTIO_NET_HDR_LEN + length, false, b)) return true;
-    this.full++;
-    return false;
+    if (!vq.add(this.pool.iova(b), VIRTIO_NET_HDR_LEN + length, false, b)) {
+      this.full++;
+      return false;
+    }
+    if (++this.queued >= TX_PUBLISH_EVERY) {
+      vq.publish();
+      this.queued = 0;
+    }
+    return true;
   }
 
-  /** Publishes what was queued (one notification per batch, if the device wants one). */
+  private waitForRoom(): void {
+    this.vq.publish();
+    this.queued = 0;
+    const until = performance.now() + TX_FULL_WAIT_MS;
+    while (this.reclaim() === 0 && performance.now() < until) Atomics.wait(napTimer, 0, 0, 0.05);
+    this.waits++;
+  }
+
+  /** Times a full ring was waited on. */
+  waits = 0;
+
+  /** Publishes what was queued (one notification, if the device wants one) and reclaims. */
   flush(): void {
     this.vq.publish();
+    this.queued = 0;
     this.reclaim();
   }
 }

@@ -72,14 +72,26 @@ export function vfioMemory(dev: PciFunctionLike): DeviceMemory & { config: PciCo
 /** Maps a worker's view of the memory a {@link vfioMemory} described, with core's attach functions. */
 export function vfioAttach(core: {
   attachDma(handle: { fd: number; offset: number; size: number; iova: bigint }): { bytes: Uint8Array };
-  attachRegion(handle: { deviceFd: number; index: number; offset: number; length: number }): { bytes: Uint8Array };
+  attachRegion(handle: { deviceFd: number; index: number; offset: number; length: number }): {
+    bytes: Uint8Array;
+  };
 }): NicAttach {
   return {
     dma(h: DmaHandle): Uint8Array {
-      return core.attachDma({ fd: h.fd as number, offset: h.offset as number, size: h.size, iova: BigInt(h.iova) }).bytes;
+      return core.attachDma({
+        fd: h.fd as number,
+        offset: h.offset as number,
+        size: h.size,
+        iova: BigInt(h.iova),
+      }).bytes;
     },
     mmio(h: MmioHandle): Mmio {
-      const b = core.attachRegion({ deviceFd: h.deviceFd as number, index: h.bar, offset: h.offset, length: h.length }).bytes;
+      const b = core.attachRegion({
+        deviceFd: h.deviceFd as number,
+        index: h.bar,
+        offset: h.offset,
+        length: h.length,
+      }).bytes;
       return new ViewMmio(b.buffer, b.byteOffset, b.byteLength);
     },
   };

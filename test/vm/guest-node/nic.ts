@@ -7,13 +7,14 @@
  *
  *   node nic.js [phase ...]     phases: interrupt hybrid faults q128 (default: all); sizes from NIC_* env
  *
- * The guest and the injector talk through files in the run folder's nic/ (req-<k> → res-<k>.json).
+ * The guest and the injector talk through files in the run folder's nic/ (nic-inject.ts).
  */
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../src/workspace.js';
+import { inject } from './nic-inject.js';
 
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const BDF = process.env.VIRQ_NIC ?? '';
@@ -25,36 +26,38 @@ interface Stats {
   pairs: Record<string, number>[];
   dispatcher: {
     totals: { raised: number; delivered: number; coalesced: number; pending: number; dropped: number };
-    vectors: { vector: number; mode: string; toPoll: number; toInterrupt: number; polls: number; handled: number; handlerErrors: number; redelivered: number }[];
+    vectors: {
+      vector: number;
+      mode: string;
+      toPoll: number;
+      toInterrupt: number;
+      polls: number;
+      handled: number;
+      handlerErrors: number;
+      redelivered: number;
+    }[];
     workers: { restarts: number }[];
   };
 }
 interface Run {
-  nic: { mac: string; pairs: number; maxPairs: number; vectors: number[]; features: bigint; caps: unknown; status: number };
-  counters(flows: number): { perFlow: { frames: number; next: number; late: number; skipped: number; pair: number }[]; malformed: number[] };
+  nic: {
+    mac: string;
+    pairs: number;
+    maxPairs: number;
+    vectors: number[];
+    features: bigint;
+    caps: unknown;
+    status: number;
+  };
+  counters(flows: number): {
+    perFlow: { frames: number; next: number; late: number; skipped: number; pair: number }[];
+    malformed: number[];
+  };
   stats(): Stats;
   stop(): Promise<void>;
 }
 interface L2fwd {
   startL2fwd(o: Record<string, unknown>): Promise<Run>;
-}
-
-let reqNo = 0;
-/** Asks the injector for one run and waits for its answer (the injector polls every 20 ms). */
-async function inject(req: Record<string, string | number>, timeoutMs = 120_000): Promise<Record<string, number>> {
-  const k = ++reqNo;
-  const line = Object.entries(req)
-    .map(([a, b]) => `${a}=${b}`)
-    .join(' ');
-  writeFileSync(join('nic', `req-${k}.tmp`), `${line}\n`);
-  renameSync(join('nic', `req-${k}.tmp`), join('nic', `req-${k}`));
-  const res = join('nic', `res-${k}.json`);
-  const until = Date.now() + timeoutMs;
-  while (!existsSync(res)) {
-    if (Date.now() > until) throw new Error(`injector: no answer to req-${k} in ${timeoutMs} ms`);
-    await sleep(20);
-  }
-  return JSON.parse(readFileSync(res, 'utf8')) as Record<string, number>;
 }
 
 /** Our fds and mappings of device memory (memfd DMA pools, BAR mmaps of the vfio device). */
@@ -104,7 +107,8 @@ async function runPhase(l2: L2fwd, p: Phase): Promise<void> {
     rxBuffers: p.rxBuffers,
     hybrid: { pollAbove: 300, interruptBelow: 100, windowMs: 20 },
     faults,
-    onError: (e: { error: { code: string; message: string } }) => errors.push({ code: e.error.code, message: e.error.message }),
+    onError: (e: { error: { code: string; message: string } }) =>
+      errors.push({ code: e.error.code, message: e.error.message }),
   });
   const startSeconds = (performance.now() - t0) / 1000;
   const runId = Math.floor(Math.random() * 1e9);
@@ -117,13 +121,23 @@ async function runPhase(l2: L2fwd, p: Phase): Promise<void> {
     window: p.window,
     bad: p.bad ?? 0,
     run: runId,
-    idle_ms: 4000,
+    // A crashed worker's replacement imports the app again before its pairs move on (seconds, loaded).
+    idle_ms: p.faults ? 60_000 : 10_000,
   });
   const cpu = process.cpuUsage(cpu0);
   let burst: Record<string, number> | undefined;
   if (p.burst) {
     // One flow of its own (id = flows), all at once: more than the posted RX buffers and the tap's queue.
-    burst = await inject({ if: 'vqnic0', mac: run.nic.mac, frames: p.burst, flows: 1, base: p.flows, window: 0, run: runId, idle_ms: 3000 });
+    burst = await inject({
+      if: 'vqnic0',
+      mac: run.nic.mac,
+      frames: p.burst,
+      flows: 1,
+      base: p.flows,
+      window: 0,
+      run: runId,
+      idle_ms: 3000,
+    });
   }
   // Let the last completions settle, then read everything before stopping.
   await sleep(200);
@@ -156,17 +170,43 @@ async function runPhase(l2: L2fwd, p: Phase): Promise<void> {
     0,
   );
   check(checks, 'guest: per-flow counts add up to the frames sent', flowFrames, inj.sent);
-  check(checks, 'guest: per-queue counts add up (flows + malformed)', rxTotal, flowFrames + malformed + (burstFlow?.frames ?? 0));
-  check(checks, 'guest: each flow stayed on one queue pair', c.perFlow.filter((f) => f.pair < 0 && f.frames > 0).length, 0);
+  check(
+    checks,
+    'guest: per-queue counts add up (flows + malformed)',
+    rxTotal,
+    flowFrames + malformed + (burstFlow?.frames ?? 0),
+  );
+  check(
+    checks,
+    'guest: each flow stayed on one queue pair',
+    c.perFlow.filter((f) => f.pair < 0 && f.frames > 0).length,
+    0,
+  );
   check(checks, 'guest: forwarded = received well-formed', txTotal, flowFrames + (burstFlow?.frames ?? 0));
   check(checks, 'guest: malformed frames counted, not forwarded', malformed, inj.sentBad ?? 0);
-  check(checks, 'dispatcher: raised = delivered + coalesced + pending + dropped', d.totals.raised, d.totals.delivered + d.totals.coalesced + d.totals.pending + d.totals.dropped);
+  check(
+    checks,
+    'guest: no frame dropped by the app or a full TX ring',
+    [s.pairs.reduce((a, x) => a + x.appErrors, 0), s.pairs.reduce((a, x) => a + x.txFull, 0)],
+    [0, 0],
+  );
+  check(
+    checks,
+    'dispatcher: raised = delivered + coalesced + pending + dropped',
+    d.totals.raised,
+    d.totals.delivered + d.totals.coalesced + d.totals.pending + d.totals.dropped,
+  );
   check(checks, 'dispatcher: nothing pending after the run', d.totals.pending, 0);
   check(checks, 'after stop: no fd left', after.fds, before.fds);
   check(checks, 'after stop: no memfd or BAR mapping left', after.maps, before.maps);
   if (p.pairs > 1) {
     const used = perPair.filter((n) => n > 0).length;
-    checkTrue(checks, `guest: frames arrived on more than half of the ${p.pairs} queues`, used > p.pairs / 2, used);
+    checkTrue(
+      checks,
+      `guest: frames arrived on more than half of the ${p.pairs} queues`,
+      used > p.pairs / 2,
+      used,
+    );
   }
   if (p.mode === 'hybrid') {
     const toPoll = d.vectors.reduce((a, v) => a + v.toPoll, 0);
@@ -178,26 +218,63 @@ async function runPhase(l2: L2fwd, p: Phase): Promise<void> {
   }
   if (p.faults?.throwAt) {
     const he = d.vectors.reduce((a, v) => a + v.handlerErrors, 0);
-    checkTrue(checks, 'fault: the throwing handler was reported (EHANDLER)', he >= 1 && errors.some((e) => e.code === 'EHANDLER'), { he, errors: errors.map((e) => e.code) });
+    checkTrue(
+      checks,
+      'fault: the throwing handler was reported (EHANDLER)',
+      he >= 1 && errors.some((e) => e.code === 'EHANDLER'),
+      { he, errors: errors.map((e) => e.code) },
+    );
   }
   if (p.faults?.exitAt) {
     const restarts = d.workers.reduce((a, w) => a + w.restarts, 0);
-    checkTrue(checks, 'fault: the dead service worker was replaced (EWORKER)', restarts >= 1 && errors.some((e) => e.code === 'EWORKER'), { restarts, errors: errors.map((e) => e.code) });
+    checkTrue(
+      checks,
+      'fault: the dead service worker was replaced (EWORKER)',
+      restarts >= 1 && errors.some((e) => e.code === 'EWORKER'),
+      { restarts, errors: errors.map((e) => e.code) },
+    );
   }
   if (burst) {
     check(checks, 'overrun: burst sent', burst.sent, p.burst);
-    checkTrue(checks, 'overrun: the ring overran (the tap counted drops)', burst.tapTxDropped > 0, burst.tapTxDropped);
-    check(checks, 'overrun: sent = counted back + dropped by the device', burst.received + burst.tapTxDropped, burst.sent);
+    checkTrue(
+      checks,
+      'overrun: the ring overran (the tap counted drops)',
+      burst.tapTxDropped > 0,
+      burst.tapTxDropped,
+    );
+    check(
+      checks,
+      'overrun: sent = counted back + dropped by the device',
+      burst.received + burst.tapTxDropped,
+      burst.sent,
+    );
     check(checks, 'overrun: nothing twice or out of order', burst.dupOrReorder, 0);
     check(checks, 'overrun: what the guest received is what came back', burstFlow?.frames, burst.received);
-    check(checks, 'overrun: the guest saw that flow in order', [burstFlow?.late, burstFlow?.frames === 0 ? 0 : 1], [0, 1]);
+    check(
+      checks,
+      'overrun: the guest saw that flow in order',
+      [burstFlow?.late, burstFlow?.frames === 0 ? 0 : 1],
+      [0, 1],
+    );
   }
   const totalFrames = (inj.sent ?? 0) + (burst?.sent ?? 0);
   console.log(
     JSON.stringify({
       t: 'nic',
       phase: p.phase,
-      config: { pairs: p.pairs, mode: p.mode, frames: p.frames, flows: p.flows, window: p.window, rxBuffers: p.rxBuffers, mac: run.nic.mac, maxPairs: run.nic.maxPairs, vectors: run.nic.vectors.length, features: `0x${run.nic.features.toString(16)}`, caps: run.nic.caps },
+      config: {
+        pairs: p.pairs,
+        mode: p.mode,
+        frames: p.frames,
+        flows: p.flows,
+        window: p.window,
+        rxBuffers: p.rxBuffers,
+        mac: run.nic.mac,
+        maxPairs: run.nic.maxPairs,
+        vectors: run.nic.vectors.length,
+        features: `0x${run.nic.features.toString(16)}`,
+        caps: run.nic.caps,
+      },
       injector: inj,
       burst,
       guest: {
@@ -208,6 +285,7 @@ async function runPhase(l2: L2fwd, p: Phase): Promise<void> {
         interrupts: s.pairs.reduce((a, x) => a + x.interrupts, 0),
         polls: s.pairs.reduce((a, x) => a + x.polls, 0),
         rearmRaces: s.pairs.reduce((a, x) => a + x.rearmRaces, 0),
+        txWaits: s.pairs.reduce((a, x) => a + x.txWaits, 0),
         maxBatch: Math.max(...s.pairs.map((x) => x.maxBatch)),
         raised: d.totals.raised,
         framesPerInterrupt: d.totals.raised > 0 ? rxTotal / d.totals.raised : null,
@@ -222,7 +300,14 @@ async function runPhase(l2: L2fwd, p: Phase): Promise<void> {
 }
 
 const PHASES: Record<string, Phase> = {
-  interrupt: { phase: 'interrupt', pairs: 8, mode: 'interrupt', frames: FRAMES, flows: FLOWS, window: WINDOW },
+  interrupt: {
+    phase: 'interrupt',
+    pairs: 8,
+    mode: 'interrupt',
+    frames: FRAMES,
+    flows: FLOWS,
+    window: WINDOW,
+  },
   hybrid: { phase: 'hybrid', pairs: 8, mode: 'hybrid', frames: FRAMES, flows: FLOWS, window: WINDOW },
   faults: {
     phase: 'faults',
@@ -236,7 +321,15 @@ const PHASES: Record<string, Phase> = {
     faults: { throwAt: 100, exitAt: 300 },
     burst: env('NIC_BURST', 3000),
   },
-  q128: { phase: 'q128', pairs: 128, mode: 'interrupt', frames: env('NIC_Q128_FRAMES', 20_000), flows: 1024, window: WINDOW, rxBuffers: 32 },
+  q128: {
+    phase: 'q128',
+    pairs: 128,
+    mode: 'interrupt',
+    frames: env('NIC_Q128_FRAMES', 20_000),
+    flows: 1024,
+    window: WINDOW,
+    rxBuffers: 32,
+  },
 };
 
 async function main(): Promise<void> {
@@ -254,7 +347,6 @@ async function main(): Promise<void> {
     }
   }
   console.log(JSON.stringify({ t: 'nicdone', failures }));
-  await inject({ end: 1 } as unknown as Record<string, string>).catch(() => {});
 }
 
 await main();

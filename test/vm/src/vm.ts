@@ -148,6 +148,10 @@ export interface VmRun {
     setupDoneAt: number;
     iommufd: boolean;
     vfioCdev: boolean;
+    /** NIC part: virq's NIC (on vfio-pci), the kernel's NIC and its interface; empty in a boot without. */
+    nic?: string;
+    knic?: string;
+    knicIf?: string;
   };
   jobs: JobRecord[];
   seconds: number;
@@ -179,6 +183,9 @@ function pruneRuns(root: string, keep: number): void {
   for (const { d } of dirs.slice(keep)) rmSync(join(root, d), { recursive: true, force: true });
 }
 
+/** NIC part (issue 11): the kernels whose boot carries virq's virtio-net NIC and the kernel's one. */
+export const NIC_KERNELS: readonly KernelName[] = ['6.1'];
+
 /**
  * Boots `kernel` once with `jobs` (and `files` written into the run folder, where jobs find them by
  * relative path). Throws VmError if QEMU fails, the guest times out or never reports back. Boots of
@@ -199,7 +206,14 @@ export async function bootVm(
     join(dir, 'jobs.txt'),
     `${jobs.map((j) => `${j.name} ${j.timeoutSeconds} ${j.command.replace(/\n/g, ' ')}`).join('\n')}\n`,
   );
-  const r = await run(['boot', dir], { VIRQ_VM_KERNEL: kernel });
+  // NIC part (issue 11): only the NIC boot gets the virtio-net devices, and a guest limit that fits its
+  // ~2 min of TCG packet work (vm.sh's default is 170 s).
+  const nic = NIC_KERNELS.includes(kernel);
+  const r = await run(['boot', dir], {
+    VIRQ_VM_KERNEL: kernel,
+    VIRQ_VM_NIC: nic ? '1' : '0',
+    ...(nic && !process.env.VIRQ_VM_TIMEOUT ? { VIRQ_VM_TIMEOUT: '480' } : {}),
+  });
   const consolePath = join(dir, 'console.log');
   const console = existsSync(consolePath) ? readFileSync(consolePath, 'utf8') : '';
   if (r.code !== 0) {
