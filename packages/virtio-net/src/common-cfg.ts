@@ -49,7 +49,7 @@ export class CommonCfg {
 
   /**
    * Device reset (§2.4): write 0, then wait until device_status reads 0 (§4.1.4.3.2: the driver MUST
-   * wait for that before re-initialising). Throws `EVIRTIO_STATUS` if it never does.
+   * wait for that before re-initialising). Throws `ERR_VIRQ_VIRTIO_STATUS` if it never does.
    */
   reset(timeoutMs = 1000): void {
     this.m.write8(C.device_status, 0);
@@ -57,7 +57,7 @@ export class CommonCfg {
     while (this.status !== 0) {
       if (performance.now() > until) {
         throw new VirtioNetError(
-          'EVIRTIO_STATUS',
+          'ERR_VIRQ_VIRTIO_STATUS',
           `device_status still ${this.status} ${timeoutMs} ms after reset`,
         );
       }
@@ -92,7 +92,7 @@ export class CommonCfg {
 
   /**
    * Sets a queue up and enables it (§4.1.5.1.3 Virtqueue Configuration). The MSI-X vector is read back:
-   * a device that cannot map it answers VIRTIO_MSI_NO_VECTOR (§4.1.5.1.2), `EVIRTIO_VECTOR` here.
+   * a device that cannot map it answers VIRTIO_MSI_NO_VECTOR (§4.1.5.1.2), `ERR_VIRQ_VIRTIO_VECTOR` here.
    */
   setupQueue(q: QueueSetup): void {
     const m = this.m;
@@ -105,7 +105,7 @@ export class CommonCfg {
     const back = m.read16(C.queue_msix_vector);
     if (back !== q.vector) {
       throw new VirtioNetError(
-        'EVIRTIO_VECTOR',
+        'ERR_VIRQ_VIRTIO_VECTOR',
         `queue ${q.index}: MSI-X vector ${q.vector} read back as ${back === VIRTIO_MSI_NO_VECTOR ? 'VIRTIO_MSI_NO_VECTOR' : back}`,
       );
     }
@@ -118,7 +118,7 @@ export class CommonCfg {
     const back = this.m.read16(C.config_msix_vector);
     if (back !== vector) {
       throw new VirtioNetError(
-        'EVIRTIO_VECTOR',
+        'ERR_VIRQ_VIRTIO_VECTOR',
         `config MSI-X vector ${vector} read back as ${back === VIRTIO_MSI_NO_VECTOR ? 'VIRTIO_MSI_NO_VECTOR' : back}`,
       );
     }

@@ -32,8 +32,8 @@ export class CtrlQueue {
 
   /**
    * §5.1.6.5.5: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET — how many queue pairs the device steers to.
-   * Throws `EVIRTIO_INVAL` outside 1..0x8000 (or the device's max, which the caller checks),
-   * `EVIRTIO_CTRL` if the device refuses or does not answer.
+   * Throws `ERR_VIRQ_VIRTIO_INVAL` outside 1..0x8000 (or the device's max, which the caller checks),
+   * `ERR_VIRQ_VIRTIO_CTRL` if the device refuses or does not answer.
    */
   setQueuePairs(pairs: number, timeoutMs = 2000): void {
     if (
@@ -42,7 +42,7 @@ export class CtrlQueue {
       pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX
     ) {
       throw new VirtioNetError(
-        'EVIRTIO_INVAL',
+        'ERR_VIRQ_VIRTIO_INVAL',
         `queue pairs ${pairs} outside 1..${VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX}`,
       );
     }
@@ -66,18 +66,21 @@ export class CtrlQueue {
       ],
       0,
     );
-    if (!ok) throw new VirtioNetError('EVIRTIO_CTRL', 'control queue full');
+    if (!ok) throw new VirtioNetError('ERR_VIRQ_VIRTIO_CTRL', 'control queue full');
     this.vq.publish();
     const until = performance.now() + timeoutMs;
     while (this.vq.popUsed() < 0) {
       if (performance.now() > until) {
-        throw new VirtioNetError('EVIRTIO_CTRL', `class ${cls} command ${cmd}: no answer in ${timeoutMs} ms`);
+        throw new VirtioNetError(
+          'ERR_VIRQ_VIRTIO_CTRL',
+          `class ${cls} command ${cmd}: no answer in ${timeoutMs} ms`,
+        );
       }
       sleepMs(1);
     }
     if (s[ACK] !== VIRTIO_NET_OK) {
       throw new VirtioNetError(
-        'EVIRTIO_CTRL',
+        'ERR_VIRQ_VIRTIO_CTRL',
         `class ${cls} command ${cmd}: device answered ${s[ACK]} (VIRTIO_NET_ERR)`,
       );
     }

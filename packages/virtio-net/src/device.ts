@@ -63,12 +63,12 @@ const PCI_COMMAND = 0x04;
 const PCI_COMMAND_MEMORY = 0x2;
 const PCI_COMMAND_MASTER = 0x4;
 
-/** Which features of `offered` the driver takes; throws `EVIRTIO_FEATURE` naming what is missing. */
+/** Which features of `offered` the driver takes; throws `ERR_VIRQ_VIRTIO_FEATURE` naming what is missing. */
 export function negotiate(offered: bigint): bigint {
   const missing = REQUIRED_FEATURES.filter(([, b]) => (offered & bit(b)) === 0n).map(([n]) => n);
   if (missing.length > 0) {
     throw new VirtioNetError(
-      'EVIRTIO_FEATURE',
+      'ERR_VIRQ_VIRTIO_FEATURE',
       `the device does not offer ${missing.join(', ')} (offered 0x${offered.toString(16)}); ` +
         'QEMU: virtio-net-pci,disable-legacy=on,iommu_platform=on,mq=on',
     );
@@ -118,14 +118,14 @@ export class VirtioNet {
     this.maxPairs = deviceCfg.read16(NET_CFG.max_virtqueue_pairs);
     if (opts.pairs < 1 || opts.pairs > this.maxPairs) {
       throw new VirtioNetError(
-        'EVIRTIO_INVAL',
+        'ERR_VIRQ_VIRTIO_INVAL',
         `pairs ${opts.pairs} outside 1..${this.maxPairs} (max_virtqueue_pairs)`,
       );
     }
     this.pairs = opts.pairs;
     if (common.numQueues < ctrlQueueIndex(this.maxPairs) + 1) {
       throw new VirtioNetError(
-        'EVIRTIO_QUEUE',
+        'ERR_VIRQ_VIRTIO_QUEUE',
         `num_queues ${common.numQueues} < 2 × ${this.maxPairs} + 1 (§5.1.2)`,
       );
     }
@@ -133,7 +133,7 @@ export class VirtioNet {
       const n = common.queueMaxSize(index);
       if (n === 0 || (n & (n - 1)) !== 0 || n > 32768) {
         throw new VirtioNetError(
-          'EVIRTIO_QUEUE',
+          'ERR_VIRQ_VIRTIO_QUEUE',
           `queue ${index}: queue_size ${n} is not a power of 2 in 1..32768 (§2.7)`,
         );
       }
@@ -190,7 +190,10 @@ export class VirtioNet {
       common.addStatus(VIRTIO_CONFIG_S.FEATURES_OK);
       // §3.1.1 step 6: re-read; a device that does not accept the subset clears FEATURES_OK.
       if ((common.status & VIRTIO_CONFIG_S.FEATURES_OK) === 0) {
-        throw new VirtioNetError('EVIRTIO_STATUS', 'the device did not keep FEATURES_OK (§3.1.1 step 6)');
+        throw new VirtioNetError(
+          'ERR_VIRQ_VIRTIO_STATUS',
+          'the device did not keep FEATURES_OK (§3.1.1 step 6)',
+        );
       }
       return new VirtioNet(memory, caps, common, deviceCfg, notify, features, {
         pairs: options.pairs,
@@ -255,11 +258,15 @@ export class VirtioNet {
    * the pairs turned on with VQ_PAIRS_SET (§5.1.6.5.5; before it only pair 0 receives).
    */
   start(): void {
-    if (this.state !== 'ready') throw new VirtioNetError('EVIRTIO_STATE', `start() when ${this.state}`);
+    if (this.state !== 'ready')
+      throw new VirtioNetError('ERR_VIRQ_VIRTIO_STATE', `start() when ${this.state}`);
     this.common.addStatus(VIRTIO_CONFIG_S.DRIVER_OK);
     const st = this.common.status;
     if ((st & VIRTIO_CONFIG_S.DEVICE_NEEDS_RESET) !== 0 || (st & VIRTIO_CONFIG_S.DRIVER_OK) === 0) {
-      throw new VirtioNetError('EVIRTIO_STATUS', `device_status 0x${st.toString(16)} after DRIVER_OK`);
+      throw new VirtioNetError(
+        'ERR_VIRQ_VIRTIO_STATUS',
+        `device_status 0x${st.toString(16)} after DRIVER_OK`,
+      );
     }
     this.state = 'running';
     for (const rx of this.rx) rx.fill();

@@ -1,28 +1,28 @@
 /**
- * The one error class of @virq/virtio-net. Every failure carries a stable `code` (prefix `EVIRTIO_`),
+ * The one error class of @virq/virtio-net. Every failure carries a stable `code` (prefix `ERR_VIRQ_VIRTIO_`, the `ERR_VIRQ_` family every virq package uses for errors that are not a syscall's errno),
  * so a caller branches on the code, never on the message.
  */
 
 /** Stable codes of {@link VirtioNetError}. */
 export type VirtioNetErrorCode =
   /** An argument is out of range or malformed. */
-  | 'EVIRTIO_INVAL'
+  | 'ERR_VIRQ_VIRTIO_INVAL'
   /** Not a modern virtio-net PCI function, or a required capability is missing or points outside its BAR. */
-  | 'EVIRTIO_NODEV'
+  | 'ERR_VIRQ_VIRTIO_NODEV'
   /** The device lacks a feature this driver requires (VERSION_1, ACCESS_PLATFORM, MAC, MQ, CTRL_VQ). */
-  | 'EVIRTIO_FEATURE'
+  | 'ERR_VIRQ_VIRTIO_FEATURE'
   /** The device cleared FEATURES_OK, set DEVICE_NEEDS_RESET, or did not reset. */
-  | 'EVIRTIO_STATUS'
+  | 'ERR_VIRQ_VIRTIO_STATUS'
   /** The device answered VIRTIO_MSI_NO_VECTOR for a vector the driver assigned (§4.1.5.1.2). */
-  | 'EVIRTIO_VECTOR'
+  | 'ERR_VIRQ_VIRTIO_VECTOR'
   /** A control-queue command was answered VIRTIO_NET_ERR, or not at all within its timeout. */
-  | 'EVIRTIO_CTRL'
+  | 'ERR_VIRQ_VIRTIO_CTRL'
   /** A queue the device offers is too small, or too large for the driver's 16-bit ids. */
-  | 'EVIRTIO_QUEUE'
+  | 'ERR_VIRQ_VIRTIO_QUEUE'
   /** The driver is not in a state that allows the call (not started, already stopped). */
-  | 'EVIRTIO_STATE'
+  | 'ERR_VIRQ_VIRTIO_STATE'
   /** The device returned a used element that names no buffer in flight (a broken device or ring). */
-  | 'EVIRTIO_RING';
+  | 'ERR_VIRQ_VIRTIO_RING';
 
 /** Error with a stable {@link VirtioNetErrorCode}. */
 export class VirtioNetError extends Error {

@@ -38,13 +38,13 @@ const le32 = (b: Uint8Array, o: number) =>
 
 /**
  * Walks the capability list. The first capability of each type with a valid BAR wins (§4.1.4.1: the
- * driver SHOULD use the first one it can; later ones are alternatives). Throws `EVIRTIO_NODEV` when a
+ * driver SHOULD use the first one it can; later ones are alternatives). Throws `ERR_VIRQ_VIRTIO_NODEV` when a
  * structure is missing — a legacy-only device, or not virtio at all.
  */
 export function readVirtioCaps(read: ConfigReader): VirtioPciCaps {
   const status = read(PCI_STATUS, 2);
   if ((status[0] & PCI_STATUS_CAP_LIST) === 0) {
-    throw new VirtioNetError('EVIRTIO_NODEV', 'the function has no PCI capability list');
+    throw new VirtioNetError('ERR_VIRQ_VIRTIO_NODEV', 'the function has no PCI capability list');
   }
   const found: Partial<Record<number, VirtioStructure & { multiplier?: number }>> = {};
   let msixVectors = 0;
@@ -77,7 +77,7 @@ export function readVirtioCaps(read: ConfigReader): VirtioPciCaps {
     const s = found[type];
     if (s === undefined) {
       throw new VirtioNetError(
-        'EVIRTIO_NODEV',
+        'ERR_VIRQ_VIRTIO_NODEV',
         `no virtio ${name} capability (§4.1.4): not a modern virtio device (disable-legacy=on gives one)`,
       );
     }

@@ -195,7 +195,7 @@ export class Virtqueue {
    * Looks at the next used buffer without taking it: its token (and {@link lastLen}), or -1 if none.
    * {@link commitUsed} takes it. Peek, process, commit: a worker that dies while processing leaves the
    * buffer in the ring for its replacement (at least once; see the README's crash section). Throws
-   * `EVIRTIO_RING` for an id that is not in flight (a broken ring or device; nothing freed twice).
+   * `ERR_VIRQ_VIRTIO_RING` for an id that is not in flight (a broken ring or device; nothing freed twice).
    */
   peekUsed(): number {
     const lu = this.st[S.lastUsed];
@@ -205,7 +205,7 @@ export class Virtqueue {
     const token = id < this.size ? this.tokens[id] : -1;
     if (token < 0) {
       throw new VirtioNetError(
-        'EVIRTIO_RING',
+        'ERR_VIRQ_VIRTIO_RING',
         `queue ${this.index}: used id ${id} is not a buffer in flight`,
       );
     }

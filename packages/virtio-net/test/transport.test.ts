@@ -57,14 +57,14 @@ for (const [type, name] of [
   [3, 'ISR'],
   [4, 'device'],
 ] as const) {
-  test(`readVirtioCaps: no ${name} capability is EVIRTIO_NODEV`, (t) => {
+  test(`readVirtioCaps: no ${name} capability is ERR_VIRQ_VIRTIO_NODEV`, (t) => {
     const e = t.throws(() => readVirtioCaps(reader(qemuConfigSpace([type]))), { instanceOf: VirtioNetError });
-    t.is(e?.code, 'EVIRTIO_NODEV');
+    t.is(e?.code, 'ERR_VIRQ_VIRTIO_NODEV');
     t.regex(e?.message ?? '', new RegExp(name));
   });
 }
 
-test('readVirtioCaps: a looped capability list ends (no hang), without a capability list is EVIRTIO_NODEV', (t) => {
+test('readVirtioCaps: a looped capability list ends (no hang), without a capability list is ERR_VIRQ_VIRTIO_NODEV', (t) => {
   const c = qemuConfigSpace();
   c[0x40 + 1] = 0x40; // MSI-X points at itself
   t.throws(() => readVirtioCaps(reader(c)), { instanceOf: VirtioNetError });
@@ -72,7 +72,7 @@ test('readVirtioCaps: a looped capability list ends (no hang), without a capabil
   t.is(t.throws(() => readVirtioCaps(reader(none)))?.message.includes('no PCI capability list'), true);
 });
 
-test('property: random config bytes never hang or throw anything but EVIRTIO_NODEV', (t) => {
+test('property: random config bytes never hang or throw anything but ERR_VIRQ_VIRTIO_NODEV', (t) => {
   t.notThrows(() =>
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 256, maxLength: 256 }), (bytes) => {
@@ -80,7 +80,7 @@ test('property: random config bytes never hang or throw anything but EVIRTIO_NOD
           readVirtioCaps(reader(bytes));
           return true;
         } catch (e) {
-          return e instanceof VirtioNetError && e.code === 'EVIRTIO_NODEV';
+          return e instanceof VirtioNetError && e.code === 'ERR_VIRQ_VIRTIO_NODEV';
         }
       }),
       { numRuns: 500 },
@@ -99,9 +99,9 @@ test('negotiate: takes the required features (and STATUS when offered), nothing 
 });
 
 for (const [name, b] of REQUIRED_FEATURES) {
-  test(`negotiate: a device without ${name} is refused with EVIRTIO_FEATURE naming it`, (t) => {
+  test(`negotiate: a device without ${name} is refused with ERR_VIRQ_VIRTIO_FEATURE naming it`, (t) => {
     const e = t.throws(() => negotiate(all & ~bit(b)), { instanceOf: VirtioNetError });
-    t.is(e?.code, 'EVIRTIO_FEATURE');
+    t.is(e?.code, 'ERR_VIRQ_VIRTIO_FEATURE');
     t.regex(e?.message ?? '', new RegExp(name));
   });
 }

@@ -129,7 +129,7 @@ test('enableInterrupts re-checks the used ring: a buffer used while off is repor
   t.true(vq.enableInterrupts(), 'quiet once taken');
 });
 
-test('a used id that is not in flight is EVIRTIO_RING and frees nothing', (t) => {
+test('a used id that is not in flight is ERR_VIRQ_VIRTIO_RING and frees nothing', (t) => {
   const { vq, dev } = makeQueue(4);
   vq.add(1n, 1, true, 1);
   vq.publish();
@@ -138,7 +138,7 @@ test('a used id that is not in flight is EVIRTIO_RING and frees nothing', (t) =>
   // Corrupt the used element: an id never made available.
   dev.used.setUint32(4, 3, true);
   const e = t.throws(() => vq.popUsed(), { instanceOf: VirtioNetError });
-  t.is(e?.code, 'EVIRTIO_RING');
+  t.is(e?.code, 'ERR_VIRQ_VIRTIO_RING');
   t.is(vq.numFree, 3);
 });
 

@@ -220,8 +220,8 @@ async function runPhase(l2: L2fwd, p: Phase): Promise<void> {
     const he = d.vectors.reduce((a, v) => a + v.handlerErrors, 0);
     checkTrue(
       checks,
-      'fault: the throwing handler was reported (EHANDLER)',
-      he >= 1 && errors.some((e) => e.code === 'EHANDLER'),
+      'fault: the throwing handler was reported (ERR_VIRQ_HANDLER)',
+      he >= 1 && errors.some((e) => e.code === 'ERR_VIRQ_HANDLER'),
       { he, errors: errors.map((e) => e.code) },
     );
   }
@@ -229,8 +229,8 @@ async function runPhase(l2: L2fwd, p: Phase): Promise<void> {
     const restarts = d.workers.reduce((a, w) => a + w.restarts, 0);
     checkTrue(
       checks,
-      'fault: the dead service worker was replaced (EWORKER)',
-      restarts >= 1 && errors.some((e) => e.code === 'EWORKER'),
+      'fault: the dead service worker was replaced (ERR_VIRQ_WORKER)',
+      restarts >= 1 && errors.some((e) => e.code === 'ERR_VIRQ_WORKER'),
       { restarts, errors: errors.map((e) => e.code) },
     );
   }

@@ -54,6 +54,11 @@ export function nicJobs(kernel: KernelName): VmJob[] {
   if (!NIC_KERNELS.includes(kernel)) return [];
   return [
     { name: 'nic', timeoutSeconds: 300, command: `node ${join(VM_DIR, 'dist', 'guest-node', 'nic.js')}` },
+    {
+      name: 'nicbench',
+      timeoutSeconds: 150,
+      command: `node ${join(VM_DIR, 'dist', 'guest-node', 'nicbench.js')}`,
+    },
   ];
 }
 
