@@ -285,7 +285,7 @@ export function vfioPciSetIntxUnmask(
       'unmask',
       () => {
         const r = vfioPciIntxUnmaskHandler(vdev);
-        queueMicrotask(() => vdev.pdev.deliver());
+        vdev.pdev.deliverLater();
         return r;
       },
       () => {
