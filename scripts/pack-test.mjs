@@ -85,7 +85,7 @@ try {
   };
   run('import virq', [
     '-e',
-    "const v = await import('virq'); if (typeof v.Dispatcher !== 'function' || !v.native.isAvailable()) process.exit(1);",
+    "const v = await import('virq'); if (typeof v.Dispatcher !== 'function' || typeof v.VfioPciDevice !== 'function' || !v.native.isAvailable()) process.exit(1);",
     '--input-type=module',
   ]);
   for (const f of ['soft-device.js', 'handlers.js']) cpSync(join(root, 'examples', 'embed', f), join(app, f));

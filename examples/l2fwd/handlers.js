@@ -1,6 +1,6 @@
 // The Dispatcher's handler module for l2fwd: the virtio-net driver's handler and NAPI hooks around the
-// forwarding app. Every service worker imports it and maps the device's memory itself (core's attach).
-import { DmaBuffer, MmioRegion } from '@virq/core';
+// forwarding app. Every service worker imports it and maps the device's memory itself (@virq/pci's attach).
+import { DmaBuffer, MmioRegion } from '@virq/pci';
 import { vfioAttach, virtioNetHandlers } from '@virq/virtio-net';
 import { l2fwdApp } from './app.js';
 

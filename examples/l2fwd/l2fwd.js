@@ -5,8 +5,9 @@
 //
 //   node examples/l2fwd/l2fwd.js 0000:00:10.0 [--pairs 8] [--mode interrupt|hybrid|poll] [--workers 2]
 //                                [--seconds 10] [--stats-file /dev/shm/virq-l2fwd.json]
-import { VFIO_PCI_MSIX_IRQ_INDEX, VfioPciDevice } from '@virq/core';
+import { VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import { Dispatcher } from '@virq/dispatch';
+import { VfioPciDevice } from '@virq/pci';
 import { PAIR_STAT_WORDS, PAIR_STATS, VirtioNet, vfioMemory } from '@virq/virtio-net';
 import { createCounters, readCounters } from './app.js';
 

@@ -4,17 +4,6 @@
  * @packageDocumentation
  */
 
-// Device memory lives in @virq/native (importing it never loads the addon); re-exported here so a
-// driver finds regions, DMA and the device object in one place.
-export {
-  DmaBuffer,
-  type DmaBufferHandle,
-  DmaPool,
-  type DmaPoolOptions,
-  IovaAllocator,
-  MmioRegion,
-  type MmioRegionHandle,
-} from '@virq/native';
 // The triggers live in @virq/trigger; they are part of this package's API as before.
 export * from '@virq/trigger';
 export {
@@ -37,7 +26,6 @@ export {
   type KernelProfile,
   type KernelProfileName,
 } from './kernel-profile.js';
-export { VfioPciDevice, type VfioPciHandle, type VfioPciOpenOptions } from './pci-device.js';
 export { SET_IRQS_DISPATCH, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
 export {
   SoftDevice,
@@ -62,4 +50,3 @@ export {
   type VectorTableHandle,
   type VectorTableLayout,
 } from './vector-table.js';
-export { VfioDevice, type VfioDeviceBackend } from './vfio-device.js';

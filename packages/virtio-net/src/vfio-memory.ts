@@ -1,21 +1,21 @@
 /**
  * {@link DeviceMemory} over a vfio-pci function: BAR windows mmap'd through the device fd, DMA memory
  * from memfd pools mapped into the function's IOMMU context (VFIO_IOMMU_MAP_DMA at IOVAs from the
- * IOMMU's ranges). The types are structural — @virq/core's `VfioPciDevice`, `MmioRegion` and
- * `DmaBuffer` fit them — so this package needs no more of core than those shapes.
+ * IOMMU's ranges). The types are structural — @virq/pci's `VfioPciDevice`, `MmioRegion` and
+ * `DmaBuffer` fit them — so this package needs no more of @virq/pci than those shapes.
  */
 import type { PciConfig } from './device.js';
 import type { DeviceMemory, DmaHandle, DmaRegion, Mmio, MmioHandle } from './memory.js';
 import { ViewMmio } from './memory.js';
 import type { NicAttach } from './napi.js';
 
-/** A mapped BAR window (core's MmioRegion). */
+/** A mapped BAR window (@virq/pci's MmioRegion). */
 export interface MappedRegionLike {
   readonly bytes: Uint8Array;
   unmap(): void;
 }
 
-/** A DMA pool (core's DmaPool). */
+/** A DMA pool (@virq/pci's DmaPool). */
 export interface DmaPoolLike {
   readonly iova: bigint;
   readonly size: number;
@@ -23,7 +23,7 @@ export interface DmaPoolLike {
   readonly bytes: Uint8Array;
 }
 
-/** A vfio-pci function as this driver uses it (core's VfioPciDevice). */
+/** A vfio-pci function as this driver uses it (@virq/pci's VfioPciDevice). */
 export interface PciFunctionLike {
   readonly fd: number;
   mapRegion(index: number, options: { offset?: number | bigint; length?: number }): MappedRegionLike;
@@ -69,7 +69,7 @@ export function vfioMemory(dev: PciFunctionLike): DeviceMemory & { config: PciCo
   };
 }
 
-/** Maps a worker's view of the memory a {@link vfioMemory} described, with core's attach functions. */
+/** Maps a worker's view of the memory a {@link vfioMemory} described, with @virq/pci's attach functions. */
 export function vfioAttach(core: {
   attachDma(handle: { fd: number; offset: number; size: number; iova: bigint }): { bytes: Uint8Array };
   attachRegion(handle: { deviceFd: number; index: number; offset: number; length: number }): {

@@ -3,12 +3,12 @@
  * real vfio-pci driver. Prints JSON lines like the C runner:
  *   {"t":"slot","name":...,"status":"pass"|"fail"|"unavailable","reason"?:...}
  *   {"t":"check","test":...,"name":...,"expect":...,"got":...,"ok":...}
- *   {"t":"op",...}   the kernel's answers to seqs.txt, through @virq/core's VfioDevice (kernel-replay)
+ *   {"t":"op",...}   the kernel's answers to seqs.txt, through @virq/pci's VfioDevice (kernel-replay)
  *
  *   node e2e.js <seqs.txt>      (VIRQ_EDU / VIRQ_E1000E name the devices' PCI addresses)
  *
  * Slots: vfio-open (container, group, device fd, region info, GET_IRQ_INFO via @virq/native),
- * core-edu-intx, core-edu-msi, core-e1000e-msix (@virq/core VfioDevice + real eventfds, interrupts raised
+ * core-edu-intx, core-edu-msi, core-e1000e-msix (@virq/pci VfioDevice + real eventfds, interrupts raised
  * through BAR0), kernel-replay, and dispatcher-edu-intx, dispatcher-edu-msi, dispatcher-e1000e-msix
  * (@virq/dispatch's Dispatcher over a VfioDevice: kernel eventfds, handlers in service workers,
  * dispatch-handler.ts; edu's INTx acked by the handler itself, through the device fd).
@@ -48,7 +48,7 @@ interface Native {
   EventFd: { create(o: { nonblock: boolean }): EventFd };
   openVfioPci(bdf: string): Handles;
 }
-interface Core {
+interface Pci {
   VfioDevice: { fromFd(fd: number): SoftDeviceLike & { vectorTable: unknown } };
 }
 /** The few members of @virq/dispatch's Dispatcher the slots use. */
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   const seqPath = process.argv[2];
   const bdf = { edu: process.env.VIRQ_EDU ?? '', e1000e: process.env.VIRQ_E1000E ?? '' };
   const nat = await importPackage<Native>('native');
-  const core = await importPackage<Core>('core');
+  const pci = await importPackage<Pci>('pci');
   if (!nat.ok || !nat.mod.isAvailable()) {
     emit({
       t: 'slot',
@@ -198,12 +198,12 @@ async function main(): Promise<void> {
       h.device.close();
     }
   });
-  if (!core.ok) {
+  if (!pci.ok) {
     for (const n of ['core-edu-intx', 'core-edu-msi', 'core-e1000e-msix', 'kernel-replay'])
-      emit({ t: 'slot', name: n, status: 'unavailable', reason: core.reason });
+      emit({ t: 'slot', name: n, status: 'unavailable', reason: pci.reason });
   } else {
-    const { VfioDevice } = core.mod;
-    /** A fresh device fd of `alias` wrapped in @virq/core's VfioDevice; close() closes the fd. */
+    const { VfioDevice } = pci.mod;
+    /** A fresh device fd of `alias` wrapped in @virq/pci's VfioDevice; close() closes the fd. */
     const fresh = (alias: 'edu' | 'e1000e') => {
       const nd = handles[alias].group.getDevice(bdf[alias]);
       const vd = VfioDevice.fromFd(nd.fd);
@@ -327,11 +327,11 @@ async function main(): Promise<void> {
 
   const dispatch = await importPackage<Dispatch>('dispatch');
   const dslots = ['dispatcher-edu-intx', 'dispatcher-edu-msi', 'dispatcher-e1000e-msix'];
-  if (!core.ok || !dispatch.ok) {
-    const reason = !core.ok ? core.reason : !dispatch.ok ? dispatch.reason : '';
+  if (!pci.ok || !dispatch.ok) {
+    const reason = !pci.ok ? pci.reason : !dispatch.ok ? dispatch.reason : '';
     for (const n of dslots) emit({ t: 'slot', name: n, status: 'unavailable', reason });
   } else {
-    const { VfioDevice } = core.mod;
+    const { VfioDevice } = pci.mod;
     const { Dispatcher } = dispatch.mod;
     const module = new URL('./dispatch-handler.js', import.meta.url);
     /**

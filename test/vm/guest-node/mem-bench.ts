@@ -14,7 +14,7 @@ interface Mmio {
   write32(off: number, v: number): void;
   readonly u32: Uint32Array;
 }
-interface Core {
+interface Pci {
   VfioPciDevice: {
     open(bdf: string): {
       fd: number;
@@ -52,10 +52,10 @@ const summary = (xs: number[]) => ({
 
 /** Measures on edu (`bdf`) and prints the bench line. */
 export async function runBench(bdf: string, runs = 7, ops = 4000): Promise<void> {
-  const core = await importPackage<Core>('core');
+  const pci = await importPackage<Pci>('pci');
   const nat = await importPackage<Native>('native');
-  if (!core.ok || !nat.ok) throw new Error(!core.ok ? core.reason : !nat.ok ? nat.reason : '');
-  const dev = core.mod.VfioPciDevice.open(bdf);
+  if (!pci.ok || !nat.ok) throw new Error(!pci.ok ? pci.reason : !nat.ok ? nat.reason : '');
+  const dev = pci.mod.VfioPciDevice.open(bdf);
   const { pread, pwrite } = nat.mod.loadNative().vfio;
   try {
     const bar = dev.mapRegion(0);

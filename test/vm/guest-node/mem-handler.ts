@@ -38,7 +38,7 @@ interface MmioLike {
   read32(off: number): number;
   write32(off: number, v: number): void;
 }
-interface Core {
+interface Pci {
   MmioRegion: { attach(h: unknown): MmioLike };
   DmaBuffer: { attach(h: unknown): { bytes: Uint8Array } };
 }
@@ -48,8 +48,8 @@ interface Data {
   dst: unknown;
 }
 
-const core = await importPackage<Core>('core');
-if (!core.ok) throw new Error(core.reason);
+const pci = await importPackage<Pci>('pci');
+if (!pci.ok) throw new Error(pci.reason);
 let regs: MmioLike | undefined;
 let dst: { bytes: Uint8Array } | undefined;
 
@@ -57,8 +57,8 @@ export function handler(_vector: number, ctx: { data: unknown }): boolean {
   const d = ctx.data as Data;
   const ctl = new Int32Array(d.ctl);
   try {
-    regs ??= core.ok ? core.mod.MmioRegion.attach(d.bar) : undefined;
-    dst ??= core.ok ? core.mod.DmaBuffer.attach(d.dst) : undefined;
+    regs ??= pci.ok ? pci.mod.MmioRegion.attach(d.bar) : undefined;
+    dst ??= pci.ok ? pci.mod.DmaBuffer.attach(d.dst) : undefined;
     if (!regs || !dst) throw new Error('no mapping');
     const status = regs.read32(0x24);
     regs.write32(0x64, status); // edu: interrupt acknowledge (clears these status bits)

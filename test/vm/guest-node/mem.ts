@@ -1,5 +1,5 @@
 /**
- * Runs in the VM guest: device memory on QEMU's edu through @virq/core's VfioPciDevice (issue 10).
+ * Runs in the VM guest: device memory on QEMU's edu through @virq/pci's VfioPciDevice (issue 10).
  * JSON lines like e2e.ts ({t:'slot'}, {t:'check'}, {t:'info'}).
  *
  *   node mem.js [type1] [iommufd] [bench]  (VIRQ_EDU names edu's PCI address; bench: mem-bench.ts)
@@ -64,7 +64,7 @@ interface PciDevice {
   dmaPool(size: number, o?: { hugetlb?: boolean; access?: { read?: boolean; write?: boolean } }): Pool;
   close(): void;
 }
-interface Core {
+interface Pci {
   VfioPciDevice: { open(bdf: string, o?: { iommu?: string; dmaMask?: bigint }): PciDevice };
 }
 interface Native {
@@ -167,8 +167,8 @@ function dmarLines(): string[] {
 }
 
 async function memlockChild(bdf: string): Promise<void> {
-  const core = await importPackage<Core>('core');
-  if (!core.ok) throw new Error(core.reason);
+  const pci = await importPackage<Pci>('pci');
+  if (!pci.ok) throw new Error(pci.reason);
   const out: Record<string, unknown> = {
     t: 'memlock',
     limits: readFileSync('/proc/self/limits', 'utf8')
@@ -180,7 +180,7 @@ async function memlockChild(bdf: string): Promise<void> {
     .find((l) => l.startsWith('CapEff'));
   const mapsBefore = ourMaps().length;
   const fdsBefore = fds().length;
-  const dev = core.mod.VfioPciDevice.open(bdf, { dmaMask: EDU_DMA_MASK });
+  const dev = pci.mod.VfioPciDevice.open(bdf, { dmaMask: EDU_DMA_MASK });
   try {
     dev.dmaPool(2 << 20);
     out.big = 'no error';
@@ -214,17 +214,17 @@ async function main(): Promise<void> {
 
 async function run(iommu: string): Promise<void> {
   const bdf = process.env.VIRQ_EDU ?? '';
-  const core = await importPackage<Core>('core');
+  const pci = await importPackage<Pci>('pci');
   const nat = await importPackage<Native>('native');
   const dispatch = await importPackage<{ Dispatcher: new (o: Record<string, unknown>) => Dispatcher }>(
     'dispatch',
   );
-  if (!core.ok || !nat.ok || !dispatch.ok || !bdf) {
+  if (!pci.ok || !nat.ok || !dispatch.ok || !bdf) {
     emit({ t: 'slot', name: `${iommu}-open`, status: 'fail', reason: 'packages not built or no edu' });
     process.exitCode = 1;
     return;
   }
-  const { VfioPciDevice } = core.mod;
+  const { VfioPciDevice } = pci.mod;
   const open = () => VfioPciDevice.open(bdf, { iommu, dmaMask: EDU_DMA_MASK });
   if (iommu === 'iommufd') {
     // Debian 12's kernels (6.1 and 6.12, -cloud too) are built without CONFIG_IOMMUFD: no /dev/iommu, no

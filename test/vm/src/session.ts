@@ -73,7 +73,7 @@ export interface Session {
   probe: Map<string, DeviceReport>;
   /** The kernel's answers from the C runner. */
   kernel: OpResult[];
-  /** The kernel's answers through @virq/core's VfioDevice in the guest's Node (kernel-replay slot). */
+  /** The kernel's answers through @virq/pci's VfioDevice in the guest's Node (kernel-replay slot). */
   kernelViaNode: OpResult[];
   /** SoftDevice's answers, or why there are none. */
   soft:

@@ -16,13 +16,13 @@ export const REPO_ROOT = join(VM_DIR, '..', '..');
 export const VM_SH = join(VM_DIR, 'vm.sh');
 
 /** The entry point of a workspace package's build, e.g. packages/core/dist/src/index.js. */
-export function packageEntry(name: 'core' | 'native' | 'dispatch' | 'virq'): string {
+export function packageEntry(name: 'core' | 'pci' | 'native' | 'dispatch' | 'virq'): string {
   return join(REPO_ROOT, 'packages', name, 'dist', 'src', 'index.js');
 }
 
 /** Imports a workspace package's build; `{ ok: false, reason }` when it is not built or fails to load. */
 export async function importPackage<T>(
-  name: 'core' | 'native' | 'dispatch' | 'virq',
+  name: 'core' | 'pci' | 'native' | 'dispatch' | 'virq',
 ): Promise<{ ok: true; mod: T } | { ok: false; reason: string }> {
   const entry = packageEntry(name);
   if (!existsSync(entry)) return { ok: false, reason: `${entry} does not exist (package not built?)` };

@@ -8,16 +8,12 @@
  */
 
 import {
-  ERRNO,
-  type ErrnoCode,
-  loadNativeSync,
-  SharedEventFd,
-  VfioError,
-  VirqError,
-} from '@virq/trigger/internal';
-import type { IrqDevice, IrqInfo, IrqSet } from './device.js';
-import { impliedArgsz } from './set-irqs.js';
-import {
+  type IrqDevice,
+  type IrqInfo,
+  type IrqSet,
+  ST_ENABLED,
+  ST_EXTERNAL,
+  VectorTable,
   VFIO_IRQ_SET_ACTION_TRIGGER,
   VFIO_IRQ_SET_ACTION_TYPE_MASK,
   VFIO_IRQ_SET_DATA_BOOL,
@@ -30,10 +26,16 @@ import {
   VFIO_PCI_MSIX_IRQ_INDEX,
   VFIO_PCI_NUM_IRQS,
   VFIO_PCI_REQ_IRQ_INDEX,
-} from './uapi.js';
-import { ST_ENABLED, ST_EXTERNAL } from './vector-layout.js';
-import { VectorTableOwner } from './vector-owner.js';
-import { VectorTable } from './vector-table.js';
+} from '@virq/core';
+import { impliedArgsz, VectorTableOwner } from '@virq/core/internal';
+import {
+  ERRNO,
+  type ErrnoCode,
+  loadNativeSync,
+  SharedEventFd,
+  VfioError,
+  VirqError,
+} from '@virq/trigger/internal';
 
 /** The two ioctls, as the native addon exposes them for a device fd. */
 export interface VfioDeviceBackend {

@@ -5,8 +5,7 @@
  * kernel cannot signal them), and the vector table mirrors what the kernel was told.
  */
 
-import { EventFd } from '@virq/native';
-import test from 'ava';
+import { readdirSync } from 'node:fs';
 import {
   closeKernelProbe,
   VFIO_IRQ_SET_DATA_EVENTFD as EFD,
@@ -17,11 +16,13 @@ import {
   SoftDevice,
   VFIO_IRQ_SET_ACTION_TRIGGER as TRIG,
   VFIO_PCI_NUM_IRQS,
-  VfioDevice,
-  type VfioDeviceBackend,
   VfioError,
-} from '../src/index.js';
-import { openFds } from './helpers/kit.js';
+} from '@virq/core';
+import { EventFd } from '@virq/native';
+import test from 'ava';
+import { VfioDevice, type VfioDeviceBackend } from '../src/index.js';
+
+const openFds = (): Set<string> => new Set(readdirSync('/proc/self/fd'));
 
 const fdsBefore = openFds();
 

@@ -1,0 +1,9 @@
+/**
+ * @virq/core/internal: what @virq/pci's VfioDevice builds on to mirror the kernel's answers into a
+ * vector table — the owner's write side of the table and SET_IRQS's implied argsz. Not a user API: it
+ * changes with core.
+ * @packageDocumentation
+ */
+
+export { impliedArgsz } from './set-irqs.js';
+export { VectorTableOwner } from './vector-owner.js';
