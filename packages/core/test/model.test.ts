@@ -6,6 +6,12 @@
  * Invariants checked: no delivery while masked (the model never signals a masked vector and every
  * eventfd count is compared), raised = delivered + coalesced + pending + dropped for every vector,
  * errors leave state as the kernel leaves it (unchanged, except set_block's documented unwind).
+ * Accounting is checked against what the model itself raised, not only for adding up: the model keeps
+ * every counter of every vector (raised, delivered, coalesced, pending, dropped, unrouted, external)
+ * from the outcomes it predicted, and after every step each real counter must equal the model's, and
+ * the table's total raised / unrouted must equal the number of raises the model accepted / sent
+ * nowhere. A raise that is not counted, counted twice, or counted under the wrong heading (a held
+ * raise taken for unrouted, a consumption that turns into `external`) fails the step that made it.
  */
 import test from 'ava';
 import fc from 'fast-check';
@@ -36,6 +42,17 @@ interface Vec {
   pba: boolean;
 }
 
+/** One vector's counters as the model predicts them (VectorCounters' fields). */
+interface Acct {
+  raised: number;
+  delivered: number;
+  coalesced: number;
+  pending: number;
+  dropped: number;
+  unrouted: number;
+  external: number;
+}
+
 interface Model {
   type: Type;
   allocated: number;
@@ -45,6 +62,10 @@ interface Model {
   req: string | null;
   counts: Map<string, bigint>;
   closed: Set<string>;
+  /** Per vector (`index.vector`): the counters the model's own raises and consumptions imply. */
+  acct: Map<string, Acct>;
+  /** Every raise the model made, by what became of it: accepted (counted in raised) or sent nowhere. */
+  total: { accepted: number; unrouted: number };
 }
 
 interface Real {
@@ -80,12 +101,59 @@ function signal(m: Model, name: string): void {
   m.counts.set(name, (m.counts.get(name) ?? 0n) + 1n);
 }
 
+/** The vectors the device's table holds (INTx 1, MSI-X NV, ERR 1, REQ 1; no MSI capability). */
+const VECTORS: ReadonlyArray<readonly [number, number]> = [
+  [INTX, 0],
+  ...Array.from({ length: NV }, (_, v) => [MSIX, v] as const),
+  [ERR, 0],
+  [REQ, 0],
+];
+
+function acct(m: Model, index: number, v: number): Acct {
+  return m.acct.get(`${index}.${v}`)!;
+}
+
+/**
+ * The model's bookkeeping of one raise by its outcome (vector-table.ts's header): signalled and held
+ * are raised and pending, coalesced is raised and coalesced at once, unrouted is only unrouted.
+ */
+function count(m: Model, index: number, v: number, outcome: string): void {
+  const a = acct(m, index, v);
+  if (outcome === 'unrouted') {
+    a.unrouted++;
+    m.total.unrouted++;
+    return;
+  }
+  a.raised++;
+  m.total.accepted++;
+  if (outcome === 'coalesced') a.coalesced++;
+  else a.pending++;
+}
+
+/** A held interrupt thrown away unsignalled (unbind, disable, deassert): pending -> dropped. */
+function dropHeld(m: Model, index: number, v: number): void {
+  const a = acct(m, index, v);
+  a.pending--;
+  a.dropped++;
+}
+
+/** A consumer read n >= 1 from one of the vector's eventfds: 1 delivered, n - 1 coalesced. */
+function consumed(m: Model, index: number, v: number, n: bigint): void {
+  if (n <= 0n) return;
+  const a = acct(m, index, v);
+  a.delivered++;
+  a.coalesced += Number(n) - 1;
+  // every signal in the vector's eventfds was counted pending when the model raised it
+  a.pending -= Number(n);
+}
+
 /** vfio_msi_set_vector_signal in the model; returns an errno or 0. */
 function msixSetVector(m: Model, v: number, item: Item): Result {
   const vec = m.msix[v];
   const had = vec.trigger !== null;
   if (had) {
     vec.trigger = null;
+    if (vec.pba) dropHeld(m, MSIX, v);
     vec.pba = false;
   }
   if (item === -1) return 0;
@@ -96,6 +164,12 @@ function msixSetVector(m: Model, v: number, item: Item): Result {
 }
 
 function msixRaise(m: Model, v: number): string {
+  const outcome = msixOutcome(m, v);
+  count(m, MSIX, v, outcome);
+  return outcome;
+}
+
+function msixOutcome(m: Model, v: number): string {
   const vec = m.msix[v];
   if (m.type !== 'msix' || v >= m.allocated || !vec.trigger) return 'unrouted';
   if (vec.masked) {
@@ -107,14 +181,27 @@ function msixRaise(m: Model, v: number): string {
   return 'signalled';
 }
 
+/**
+ * vfio_send_intx_eventfd: signals the trigger of enabled INTx; an interrupt the mask held goes out
+ * now, already counted; with no trigger the raise is counted unrouted.
+ */
 function intxSend(m: Model): void {
   if (m.type === 'intx' && m.intx.trigger) {
+    if (!m.intx.held) count(m, INTX, 0, 'signalled');
     m.intx.held = false;
     signal(m, m.intx.trigger);
-  }
+  } else count(m, INTX, 0, 'unrouted');
+}
+
+/** Withdraws the interrupt INTx holds, if any. */
+function intxUnhold(m: Model): void {
+  if (m.intx.held) dropHeld(m, INTX, 0);
+  m.intx.held = false;
 }
 
 function clearMsix(m: Model): void {
+  // vfio_msi_disable: every trigger is freed first; a held interrupt goes with it (dropped)
+  for (let v = 0; v < NV; v++) if (m.msix[v].pba) dropHeld(m, MSIX, v);
   for (const vec of m.msix) Object.assign(vec, { trigger: null, masked: false, pba: false });
   m.allocated = 0;
 }
@@ -150,6 +237,30 @@ function checkState(m: Model, r: Real): void {
     throw new Error('ERR/REQ differ');
   const bad = t.checkInvariant();
   if (bad.length) throw new Error(`invariant broken: ${JSON.stringify(bad)}`);
+  checkCounters(m, r);
+}
+
+/** Every counter of every vector equals the model's, and the totals equal the raises it made. */
+function checkCounters(m: Model, r: Real): void {
+  const t = r.dev.vectorTable;
+  let raised = 0;
+  let unrouted = 0;
+  for (const [index, v] of VECTORS) {
+    const got = t.counters(index, v);
+    const want = acct(m, index, v);
+    for (const k of Object.keys(want) as Array<keyof Acct>) {
+      if (got[k] !== want[k])
+        throw new Error(
+          `counters ${index}.${v} ${k}: ${got[k]} != model ${want[k]} (${JSON.stringify(got)})`,
+        );
+    }
+    raised += got.raised;
+    unrouted += got.unrouted;
+  }
+  if (raised !== m.total.accepted || unrouted !== m.total.unrouted)
+    throw new Error(
+      `totals: raised ${raised} / unrouted ${unrouted} != the model's raises ${m.total.accepted} / ${m.total.unrouted}`,
+    );
 }
 
 type Cmd = fc.Command<Model, Real>;
@@ -271,7 +382,7 @@ const commandList = [
       const trig = it === -1 ? null : efdName(INTX, 0, it as 'A' | 'B');
       if (m.type === 'intx') {
         m.intx.trigger = trig;
-        if (!trig) m.intx.held = false;
+        if (!trig) intxUnhold(m);
       } else {
         m.type = 'intx';
         m.intx.trigger = trig;
@@ -292,7 +403,7 @@ const commandList = [
       m.type = 'none';
       m.intx.trigger = null;
       m.intx.masked = false;
-      m.intx.held = false;
+      intxUnhold(m);
       expectResult('intxDisable', got, 0);
     }),
   ),
@@ -302,22 +413,28 @@ const commandList = [
       if (!assert) {
         r.dev.deassertIntx();
         x.level = false;
-        x.held = false;
+        intxUnhold(m);
         return;
       }
       const routed = m.type === 'intx' && !!x.trigger;
       let want: string;
-      if (x.level) want = routed ? 'coalesced' : 'unrouted';
-      else {
+      if (x.level) {
+        want = routed ? 'coalesced' : 'unrouted';
+        count(m, INTX, 0, want);
+      } else {
         x.level = true;
         if (m.type === 'intx' && !x.masked) {
           x.masked = true;
           want = routed ? 'signalled' : 'unrouted';
-          intxSend(m);
+          intxSend(m); // counts it
         } else if (routed) {
           x.held = true;
           want = 'held';
-        } else want = 'unrouted';
+          count(m, INTX, 0, want);
+        } else {
+          want = 'unrouted';
+          count(m, INTX, 0, want);
+        }
       }
       expectResult('intxAssert', r.dev.assertIntx(), want);
     }),
@@ -359,7 +476,9 @@ const commandList = [
     cmd(`${index === ERR ? 'err' : 'req'}Raise`, (m, r) => {
       const trig = index === ERR ? m.err : m.req;
       if (trig) signal(m, trig);
-      expectResult('singleRaise', r.dev.raise(index), trig ? 'signalled' : 'unrouted');
+      const want = trig ? 'signalled' : 'unrouted';
+      count(m, index, 0, want);
+      expectResult('singleRaise', r.dev.raise(index), want);
     }),
   ),
   fc.tuple(fc.constantFrom(INTX, MSIX, ERR, REQ), fc.integer({ min: 0, max: NV - 1 })).map(([index, vv]) =>
@@ -371,6 +490,7 @@ const commandList = [
       if (want === null) return; // a closed eventfd can no longer be read by anyone
       const got = r.dev.vectorTable.consume(index, v);
       if (trig) m.counts.set(trig, 0n);
+      consumed(m, index, v, want);
       if (got !== want) throw new Error(`consume: got ${got}, model ${want}`);
     }),
   ),
@@ -417,19 +537,36 @@ function setup(): { model: Model; real: Real } {
     req: null,
     counts: new Map(),
     closed: new Set(),
+    acct: new Map(
+      VECTORS.map(([index, v]) => [
+        `${index}.${v}`,
+        { raised: 0, delivered: 0, coalesced: 0, pending: 0, dropped: 0, unrouted: 0, external: 0 },
+      ]),
+    ),
+    total: { accepted: 0, unrouted: 0 },
   };
   return { model, real: { dev, efds, bad } };
 }
 
-/** Drains every eventfd that is still open, crediting it to the vector it serves. */
-function drainAll(real: Real): void {
+/**
+ * Drains every eventfd that is still open, crediting it to the vector it serves; with a model, the
+ * model is credited the same and checked (each drained count must be the one the model raised).
+ */
+function drainAll(real: Real, model?: Model): void {
   const t = real.dev.vectorTable;
   for (const [name, efd] of real.efds) {
     if (efd.closed) continue;
     const [index, v] = name.split('.').map(Number);
-    const n = efd.tryRead();
+    const n = efd.tryRead() ?? 0n;
     if (n) t.recordConsumed(index, v, n);
+    if (model) {
+      const want = model.counts.get(name) ?? 0n;
+      if (n !== want) throw new Error(`drain ${name}: ${n} != model ${want}`);
+      model.counts.set(name, 0n);
+      consumed(model, index, v, n);
+    }
   }
+  if (model) checkCounters(model, real);
 }
 
 test('model-based: random setIrqs / raise / mask / unmask / consume / close sequences match the reference model', (t) => {
@@ -440,7 +577,7 @@ test('model-based: random setIrqs / raise / mask / unmask / consume / close sequ
       const s = setup();
       try {
         fc.modelRun(() => s, cmds);
-        drainAll(s.real);
+        drainAll(s.real, s.model);
         const bad = s.real.dev.vectorTable.checkInvariant();
         if (bad.length) throw new Error(`invariant after drain: ${JSON.stringify(bad)}`);
       } finally {
@@ -450,7 +587,7 @@ test('model-based: random setIrqs / raise / mask / unmask / consume / close sequ
       // every reference the device took has been put back: the pool is where it was
       if (EventFdPool.default.live !== liveBefore) throw new Error('eventfd pool slot leaked');
     }),
-    { numRuns: 300 },
+    { numRuns: Number(process.env.MODEL_RUNS ?? 300), includeErrorInReport: true },
   );
   t.is(EventFdPool.default.live, liveBefore);
   t.deepEqual(openFds(), fdsBefore);
@@ -465,11 +602,15 @@ test('model-based: with triggers bound, every raise is delivered or coalesced on
         try {
           const items = ['A', 'A', 'A', 'A'].map((_, v) => resolve(s.real, MSIX, v, 'A'));
           s.real.dev.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: NV, data: items });
+          const raisedTo = new Array<number>(NV).fill(0);
           for (const [v, flip] of ops) {
             if (flip) {
               if (s.real.dev.vectorTable.state(MSIX, v).masked) s.real.dev.vectorTable.unmask(MSIX, v);
               else s.real.dev.vectorTable.mask(MSIX, v);
-            } else s.real.dev.raise(MSIX, v);
+            } else {
+              s.real.dev.raise(MSIX, v);
+              raisedTo[v]++;
+            }
           }
           for (let v = 0; v < NV; v++) s.real.dev.vectorTable.unmask(MSIX, v);
           drainAll(s.real);
@@ -479,14 +620,22 @@ test('model-based: with triggers bound, every raise is delivered or coalesced on
             if (c.pending !== 0 || c.dropped !== 0 || c.raised !== c.delivered + c.coalesced) {
               throw new Error(`vector ${v}: ${JSON.stringify(c)}`);
             }
+            // ... and what was raised is exactly what this test raised: none unrouted, none foreign
+            if (c.raised !== raisedTo[v] || c.unrouted !== 0 || c.external !== 0) {
+              throw new Error(`vector ${v}: raised ${raisedTo[v]} here, table says ${JSON.stringify(c)}`);
+            }
           }
+          const total = raisedTo.reduce((x, y) => x + y, 0);
+          let counted = 0;
+          for (let v = 0; v < NV; v++) counted += s.real.dev.vectorTable.counters(MSIX, v).raised;
+          if (counted !== total) throw new Error(`raised ${total} in total, table counts ${counted}`);
         } finally {
           s.real.dev.close();
           for (const e of s.real.efds.values()) if (!e.closed) e.close();
         }
       },
     ),
-    { numRuns: 200 },
+    { numRuns: 200, includeErrorInReport: true },
   );
   t.pass();
 });
