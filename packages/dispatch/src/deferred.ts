@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Doorbell } from 'atomics-sync';
 import { Piscina } from 'piscina';
 import { DispatchError, toError } from './errors.js';
-import { type DispatchState, VC, VI } from './layout.js';
+import { type DispatchState, VC, VECTOR_WORDS, VI } from './layout.js';
 
 /** What the deferred-task module receives as piscina `workerData`. */
 export interface DeferredWorkerData {
@@ -34,6 +34,10 @@ export interface DeferredWorkOptions {
   workerData: DeferredWorkerData;
   /** Called when a run throws or its thread dies. */
   onError(pos: number, error: Error): void;
+  /** Runs can be aborted ({@link DeferredWork.abortRun}): each gets an AbortSignal. */
+  abortable?: boolean;
+  /** close() waits this long for runs to finish before it destroys the pool anyway (ms). */
+  closeTimeoutMs?: number;
 }
 
 /** The task posted to piscina: the vector's position. */
@@ -56,11 +60,19 @@ export class DeferredWork {
   private closing = false;
   private loopDone: Promise<void> | undefined;
   private idle: (() => void) | undefined;
+  /** The abort of each running run (abortable pools only). */
+  private readonly aborts = new Map<number, AbortController>();
+  /** Runs the watchdog aborted: their rejection is expected. */
+  private readonly aborted = new Set<number>();
+  private readonly abortable: boolean;
+  private readonly closeTimeoutMs: number;
 
   constructor(options: DeferredWorkOptions) {
     this.state = options.state;
     this.onError = options.onError;
     this.stopId = options.state.vectors;
+    this.abortable = options.abortable === true;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
     const capacity = options.state.vectors + 1;
     this.doorbell = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(capacity)), 0, capacity);
     this.pool = new Piscina<DeferredTask, number>({
@@ -110,16 +122,37 @@ export class DeferredWork {
       return;
     }
     this.running.add(pos);
-    this.pool.run({ pos }).then(
+    let signal: AbortSignal | undefined;
+    if (this.abortable) {
+      const ac = new AbortController();
+      this.aborts.set(pos, ac);
+      signal = ac.signal;
+    }
+    this.pool.run({ pos }, { signal }).then(
       (prior) => {
+        this.aborts.delete(pos);
         this.state.vcount(pos, VC.deferredRuns);
         // The task reports how many runs of this vector were executing when it started.
         if (prior !== 0) this.state.vcount(pos, VC.deferredOverlaps);
         this.finished(pos);
       },
       (err: unknown) => {
+        this.aborts.delete(pos);
+        // A run whose thread died (terminated by an abort, or crashed) never reached its finally:
+        // ACTIVE would name it running forever. No other run of pos can be executing now.
+        Atomics.compareExchange(this.state.vi, pos * VECTOR_WORDS + VI.ACTIVE, 1, 0);
         this.state.vcount(pos, VC.deferredRuns);
         this.state.vcount(pos, VC.deferredErrors);
+        if (this.aborted.delete(pos)) {
+          // The watchdog's restart (it reported the stall): the run did not finish, so it runs again —
+          // queued as a raise would queue it, unless a request is already on its way.
+          if (this.state.tryQueue(pos)) {
+            this.state.vcount(pos, VC.deferredQueued);
+            this.waiting.add(pos);
+          }
+          this.finished(pos);
+          return;
+        }
         this.finished(pos);
         this.onError(
           pos,
@@ -129,6 +162,18 @@ export class DeferredWork {
         );
       },
     );
+  }
+
+  /**
+   * Aborts the running run of `pos` (the watchdog's restart): piscina terminates the thread running
+   * it — the only way to stop a synchronous task — and starts a new one. The run then counts as
+   * failed and is queued again. No-op unless the pool is abortable and `pos` is running.
+   */
+  abortRun(pos: number): void {
+    const ac = this.aborts.get(pos);
+    if (ac === undefined) return;
+    this.aborted.add(pos);
+    ac.abort(new Error('stalled: aborted by the watchdog'));
   }
 
   private finished(pos: number): void {
@@ -151,9 +196,13 @@ export class DeferredWork {
     const n = this.doorbell.drain(ids);
     for (let i = 0; i < n; i++) if (ids[i] !== this.stopId) this.submit(ids[i]);
     if (this.outstanding > 0) {
+      // Bounded: a run stuck for good would otherwise hold stop() forever; destroy() terminates it.
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.idle = resolve;
+        timer = setTimeout(resolve, this.closeTimeoutMs);
       });
+      clearTimeout(timer);
     }
     await this.pool.destroy();
   }

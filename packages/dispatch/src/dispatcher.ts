@@ -33,16 +33,23 @@ import {
 import { provision } from './provision.js';
 import { StatsExporter } from './stats.js';
 import type { TriggerSpec } from './trigger-sets.js';
+import { type StallEvent, Watchdog } from './watchdog.js';
 import { stopWorkers, WorkerSlot } from './worker-slot.js';
 
 export type { DispatcherStats, WorkerStats } from './dispatcher-stats.js';
+
+/** How long a terminate waits for the worker to reach a point where it holds nothing (worker-slot.ts). */
+const KILL_GRACE_MS = 1000;
+
 export type { DispatchErrorEvent } from './errors.js';
 export type { DispatcherOptions, DispatchMode } from './options.js';
+export type { StallAction, StallEvent } from './watchdog.js';
 
 /**
  * Services interrupt vectors of a device on worker threads. Events: 'error'
  * ({@link DispatchErrorEvent}) for a handler that threw, deferred work that failed and a worker that
- * died (it is replaced); 'restart' `{ workerId }` once a replacement runs. Without an 'error'
+ * died (it is replaced); 'restart' `{ workerId }` once a replacement runs; 'stall'
+ * ({@link StallEvent}) for a handler or deferred run stuck past `stallMs` (watchdog.ts). Without an 'error'
  * listener, errors become process warnings rather than exceptions: a crash-recovering dispatcher
  * should not take the process down for a failing handler.
  */
@@ -69,6 +76,7 @@ export class Dispatcher extends EventEmitter {
   private seq = 0;
   private exporter: StatsExporter | undefined;
   private moves: Promise<void> = Promise.resolve();
+  private watchdog: Watchdog | undefined;
 
   constructor(options: DispatcherOptions) {
     super();
@@ -144,6 +152,8 @@ export class Dispatcher extends EventEmitter {
       threads: this.r.deferredThreads,
       workerData: { moduleUrl: this.r.url, env: this.envHandle },
       onError: (pos, error) => this.fail({ vector: this.vectors[pos], error: error as DispatchError }),
+      abortable: this.r.stallMs > 0 && this.r.onStall === 'restart',
+      closeTimeoutMs: this.r.timeoutMs,
     });
     this.deferred = deferred;
     deferred.start();
@@ -174,6 +184,18 @@ export class Dispatcher extends EventEmitter {
       throw new DispatchError('ERR_VIRQ_STATE', 'Dispatcher: stop() was called during start()');
     }
     state.header[H.RUNNING] = 1;
+    if (this.r.stallMs > 0) {
+      this.watchdog = new Watchdog({
+        state,
+        vectors: this.vectors,
+        slots: this.slots,
+        stallMs: this.r.stallMs,
+        onStall: this.r.onStall,
+        deferred: () => this.deferred,
+        stall: (e) => this.stalled(e),
+        seq: () => ++this.seq,
+      });
+    }
     if (this.r.statsFile !== undefined) this.exporter = this.startExporter(this.r.statsFile);
   }
 
@@ -200,6 +222,14 @@ export class Dispatcher extends EventEmitter {
           cause: err,
         },
       );
+    }
+  }
+
+  private stalled(e: StallEvent): void {
+    if (this.listenerCount('stall') > 0) this.emit('stall', e);
+    else {
+      const what = e.kind === 'handler' ? `the handler on service worker ${e.worker}` : 'deferred work';
+      process.emitWarning(`virq: ${what} of vector ${e.vector} stuck for ${e.ms} ms`, { code: 'VIRQ_STALL' });
     }
   }
 
@@ -292,9 +322,13 @@ export class Dispatcher extends EventEmitter {
     this.running('rebalance');
     const from = new Map<number, number[]>();
     const to = new Map<number, number[]>();
+    // A stalled worker (watchdog.ts) answers nothing: no vector moves onto it or off it.
+    const stalled = (w: number) => this.slots[w].stalled >= 0;
+    const was = new Int32Array(this.vectors.length);
     for (let pos = 0; pos < this.vectors.length; pos++) {
       const cur = state!.vget(pos, VI.OWNER);
-      if (cur === next[pos]) continue;
+      was[pos] = cur;
+      if (cur === next[pos] || stalled(cur) || stalled(next[pos])) continue;
       if (!from.has(cur)) from.set(cur, []);
       from.get(cur)!.push(pos);
       if (!to.has(next[pos])) to.set(next[pos], []);
@@ -306,10 +340,21 @@ export class Dispatcher extends EventEmitter {
       ),
       'rebalance: release',
     );
-    for (const [w, list] of to) for (const pos of list) state!.vset(pos, VI.OWNER, w);
+    // A stall meanwhile: the watchdog re-homed the stalled worker's vectors (OWNER changed; its stuck
+    // one it kept, never released), or the destination stalled (the old owner takes its vector back).
+    const take = new Map<number, number[]>();
+    for (const [w, list] of to) {
+      for (const pos of list) {
+        if (state!.vget(pos, VI.OWNER) !== was[pos] || stalled(was[pos])) continue;
+        const dest = stalled(w) ? was[pos] : w;
+        state!.vset(pos, VI.OWNER, dest);
+        if (!take.has(dest)) take.set(dest, []);
+        take.get(dest)!.push(pos);
+      }
+    }
     await this.bounded(
       Promise.all(
-        [...to].map(([w, pos]) =>
+        [...take].map(([w, pos]) =>
           this.slots[w].request({ op: 'acquire', pos, recover: false, seq: ++this.seq }),
         ),
       ),
@@ -323,8 +368,7 @@ export class Dispatcher extends EventEmitter {
    * redelivers what it held in flight.
    */
   async terminateWorker(slot: number): Promise<void> {
-    const worker = this.slots[slot]?.worker;
-    if (worker) await worker.terminate();
+    await this.slots[slot]?.terminate(KILL_GRACE_MS);
   }
 
   /** A snapshot of every counter (cheap: shared-memory reads). */
@@ -367,6 +411,8 @@ export class Dispatcher extends EventEmitter {
   private async teardown(): Promise<void> {
     this.exporter?.close();
     this.exporter = undefined;
+    this.watchdog?.close();
+    this.watchdog = undefined;
     const state = this.state;
     if (state !== undefined) await stopWorkers(this.slots, state, this.r.timeoutMs);
     await this.deferred?.close();

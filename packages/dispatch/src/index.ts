@@ -13,6 +13,8 @@ export {
   type DispatcherOptions,
   type DispatcherStats,
   type DispatchMode,
+  type StallAction,
+  type StallEvent,
   type WorkerStats,
 } from './dispatcher.js';
 export { DispatchError, type DispatchErrorCode } from './errors.js';

@@ -93,7 +93,25 @@ export const WI = {
   INCARNATION: 3,
   /** Vectors owned right now. */
   OWNED: 4,
+  /**
+   * Kill handshake (worker-slot.ts, terminate): 1 once the main thread wants to terminate the worker,
+   * 2 once the worker has parked at its loop head, where nothing is held in its own memory.
+   */
+  KILL: 5,
 } as const;
+
+/**
+ * Flags the main thread sets on a worker's {@link WI.CURRENT} with compareExchange while the worker
+ * is inside a handler (CURRENT = position, no CUR_BOOK); the worker takes them with the exchange that
+ * follows the handler's return (which sets CUR_BOOK). KILL: park instead of doing the call's bookkeeping (it is about to be terminated, and
+ * what it holds is in INFLIGHT). EVICT: the watchdog moved every other vector away; drop them.
+ */
+export const CUR_KILL = 1 << 30;
+export const CUR_EVICT = 1 << 29;
+/** Set by the worker itself once the handler returned, while it does the call's bookkeeping. */
+export const CUR_BOOK = 1 << 28;
+/** The position part of {@link WI.CURRENT}. */
+export const CUR_POS = 0xffff;
 /** Int32 words per worker. */
 export const WORKER_WORDS = 8;
 

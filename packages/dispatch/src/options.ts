@@ -9,6 +9,7 @@ import { type AffinitySpec, resolveAffinity } from './affinity.js';
 import { argTypeError, argValueError, describe, outOfRange } from './errors.js';
 import { moduleUrl } from './module.js';
 import { type LoopTuning, MODE } from './servicer.js';
+import type { StallAction } from './watchdog.js';
 
 /** Servicing mode, see {@link DispatcherOptions.mode}. */
 export type DispatchMode = 'interrupt' | 'poll' | 'hybrid';
@@ -72,6 +73,24 @@ export interface DispatcherOptions {
   statsIntervalMs?: number;
   /** Bounded waits for workers (start, rebalance, stop) before ETIMEDOUT; default 30000 ms. */
   timeoutMs?: number;
+  /**
+   * The watchdog: a handler (or a deferred `thread` run) still running after this long is a stall —
+   * the 'stall' event (a StallEvent) fires, and the stuck worker's other vectors move to healthy
+   * workers at once. Default 2000 ms; 0 or false turns the watchdog off. Keep it well above the
+   * longest call a handler may legitimately make (a mask() waiting on another vector, up to its
+   * timeoutMs), and remember a deferred run that awaits counts as running.
+   */
+  stallMs?: number | false;
+  /**
+   * What a stall does beyond the event and the move (default 'report'):
+   * - 'report': nothing more; if the handler returns after all, its worker goes on with the stuck
+   *   vector alone (the others stay where they moved; rebalance() to spread them again).
+   * - 'restart': the stuck worker is terminated and replaced, and the delivery it was handling is
+   *   delivered again (counted `redelivered`); a stuck deferred run's pool thread is terminated and
+   *   replaced, and the run (counted in deferredErrors) is queued again. A handler that hangs on every
+   *   delivery of a vector ends in the crash-loop cap, as a crashing one does.
+   */
+  onStall?: StallAction;
 }
 
 /** The options after checking, with every default applied. */
@@ -96,7 +115,13 @@ export interface ResolvedOptions {
   statsFile: string | undefined;
   statsIntervalMs: number;
   timeoutMs: number;
+  /** 0: no watchdog. */
+  stallMs: number;
+  onStall: StallAction;
 }
+
+/** Default {@link DispatcherOptions.stallMs}: 2 s, far above any top half's business, well below a user's patience. */
+export const DEFAULT_STALL_MS = 2000;
 
 /** Mode numbers shared with the service workers. */
 export const MODES: Record<DispatchMode, 0 | 1 | 2> = MODE;
@@ -164,6 +189,11 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   checkNumber('deferredThreads', options.deferredThreads, 1, 256, true);
   checkNumber('statsIntervalMs', options.statsIntervalMs, 10, 2_147_483_647, false);
   checkNumber('timeoutMs', options.timeoutMs, 1, 2_147_483_647, false);
+  if (options.stallMs !== false) checkNumber('stallMs', options.stallMs, 0, 2_147_483_647, false);
+  const onStall = options.onStall ?? 'report';
+  if (onStall !== 'report' && onStall !== 'restart') {
+    throw argValueError(`Dispatcher: onStall must be 'report' or 'restart', got ${describe(onStall)}`);
+  }
   const tuning: LoopTuning = {
     mode: MODES[mode],
     budget,
@@ -193,5 +223,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     statsFile: options.statsFile,
     statsIntervalMs: options.statsIntervalMs ?? 1000,
     timeoutMs: options.timeoutMs ?? 30_000,
+    stallMs: options.stallMs === false ? 0 : (options.stallMs ?? DEFAULT_STALL_MS),
+    onStall,
   };
 }

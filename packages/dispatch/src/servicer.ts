@@ -11,7 +11,20 @@
  * finds INFLIGHT > 0 and delivers it again.
  */
 import { type ContextEnv, VectorContext } from './context.js';
-import { H, VC, VECTOR_SLOTS, VECTOR_WORDS, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
+import {
+  CUR_BOOK,
+  CUR_EVICT,
+  CUR_KILL,
+  H,
+  VC,
+  VECTOR_SLOTS,
+  VECTOR_WORDS,
+  VI,
+  WC,
+  WI,
+  WORKER_WORDS,
+  WorkerState,
+} from './layout.js';
 import type { NapiHooks } from './module.js';
 import type { TriggerSet } from './ports.js';
 
@@ -89,6 +102,8 @@ export class Servicer {
   private readonly suppressed: Int32Array;
   /** Work the driver's NAPI polls reported per vector (hybrid counts it toward the rate). */
   private readonly napiWork: Float64Array;
+  /** Set when a handler call returned to find its other vectors moved away (the watchdog). */
+  private evicted = false;
 
   constructor(options: ServicerOptions) {
     this.o = options;
@@ -118,8 +133,12 @@ export class Servicer {
     const { state } = this.o.env;
     const header = state.header;
     state.wset(slot, WI.STATE, WorkerState.RUNNING);
+    const kill = slot * WORKER_WORDS + WI.KILL;
     for (;;) {
       if (Atomics.load(header, H.STOP) !== 0) break;
+      // The loop head holds nothing in this thread's memory (every count read is in INFLIGHT, every
+      // call recorded): the one place besides a handler where a terminate() loses nothing.
+      if (Atomics.load(state.wi, kill) !== 0) this.park();
       while (this.serveLater.length > 0) {
         const pos = this.serveLater.pop()!;
         // -1 - pos: driver hooks found work on acquire; poll it (it raised no interrupt).
@@ -226,10 +245,12 @@ export class Servicer {
     const { state, ops, eoi } = this.o.env;
     const vi = state.vi;
     const base = pos * VECTOR_WORDS;
+    const cur = slot * WORKER_WORDS + WI.CURRENT;
     // Publish CURRENT before reading USER_MASKED (see maskVector for the other half).
-    Atomics.store(state.wi, slot * WORKER_WORDS + WI.CURRENT, pos);
+    Atomics.store(state.wi, cur, pos);
     if (Atomics.load(vi, base + VI.USER_MASKED) !== 0) {
-      Atomics.store(state.wi, slot * WORKER_WORDS + WI.CURRENT, -1);
+      const was = Atomics.exchange(state.wi, cur, -1);
+      if (was !== pos) this.flagged(pos, was);
       return false;
     }
     const ctx = this.context(pos);
@@ -246,6 +267,12 @@ export class Servicer {
         this.report(pos, err);
       }
     }
+    // CURRENT = pos without CUR_BOOK spans exactly the handler: what the watchdog times, and the only
+    // moment (besides the loop head) the main thread may terminate this thread. This exchange takes
+    // the flags it may have set meanwhile, before any bookkeeping; CURRENT keeps naming pos until the
+    // bookkeeping is done, so a mask() waits for that too.
+    const was = Atomics.exchange(state.wi, cur, pos | CUR_BOOK);
+    if (was !== pos) this.flagged(pos, was);
     ops.consumed(pos, held);
     Atomics.sub(vi, base + VI.INFLIGHT, held);
     // INTx: the line was automasked when it fired; the handler has run (and acked the device, if it
@@ -253,7 +280,7 @@ export class Servicer {
     // (then unmask() does it). With the level still asserted the device side re-sends the trigger
     // instead: the handler runs again, as for any level interrupt not yet acknowledged.
     if (eoi !== undefined && Atomics.load(vi, base + VI.USER_MASKED) === 0) eoi();
-    Atomics.store(state.wi, slot * WORKER_WORDS + WI.CURRENT, -1);
+    Atomics.store(state.wi, cur, -1);
     state.vcount(pos, VC.handled);
     state.wcount(slot, WC.events);
     if (wantThread && this.o.hasThread) this.schedule(pos);
@@ -270,6 +297,41 @@ export class Servicer {
     const suppressed = this.suppressed[pos];
     this.suppressed[pos] = 0;
     this.o.reportError(pos, err, suppressed);
+  }
+
+  /**
+   * The main thread flagged the handler call of `pos` that just ended (see CUR_KILL / CUR_EVICT):
+   * KILL parks before the call's bookkeeping (the delivery stays in INFLIGHT for the replacement);
+   * EVICT drops every other vector, which the watchdog re-homed while this call was stuck.
+   */
+  private flagged(pos: number, was: number): void {
+    if ((was & CUR_KILL) !== 0) this.park();
+    if ((was & CUR_EVICT) === 0) return;
+    const { state } = this.o.env;
+    for (let i = this.ownedList.length - 1; i >= 0; i--) {
+      const p = this.ownedList[i];
+      if (p === pos) continue;
+      // The new owner reconciled NAPI and INFLIGHT as after a crash: only forget the vector here.
+      this.o.set.remove(p);
+      this.owned[p] = 0;
+      this.ownedList[i] = this.ownedList[this.ownedList.length - 1];
+      this.ownedList.pop();
+      const at = this.pollList.indexOf(p);
+      if (at >= 0) {
+        this.pollList[at] = this.pollList[this.pollList.length - 1];
+        this.pollList.pop();
+      }
+    }
+    state.wset(this.o.slot, WI.OWNED, this.ownedList.length);
+    this.evicted = true;
+  }
+
+  /** Waits to be terminated (the kill handshake, worker-slot.ts): does nothing more, ever. */
+  private park(): never {
+    const { state } = this.o.env;
+    state.wset(this.o.slot, WI.KILL, 2);
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) Atomics.wait(nap, 0, 0);
   }
 
   /** schedule_work: queue once, coalesce while queued. */
@@ -317,6 +379,11 @@ export class Servicer {
         this.emptyPolls[pos] = 0;
         this.call(pos, Atomics.load(vi, base + VI.INFLIGHT));
         this.budgetLeft[pos]--;
+        // The list lost every other entry while the call was stuck: start the round again.
+        if (this.evicted) {
+          this.evicted = false;
+          return;
+        }
       } else {
         this.emptyPolls[pos]++;
       }
@@ -379,6 +446,7 @@ export class Servicer {
    * unmask finds the queue quiet (bounded; beyond the bound the vector goes back on the poll list).
    */
   private drainAfterUnmask(pos: number): void {
+    if (this.owned[pos] === 0) return;
     const napi = this.o.napi as NapiHooks;
     const v = this.vectorOf(pos);
     const ctx = this.context(pos);
@@ -436,8 +504,10 @@ export class Servicer {
   acquire(positions: readonly number[], recover: boolean): void {
     const { state, ops } = this.o.env;
     const { set, slot, tuning } = this.o;
+    const took: number[] = [];
     for (const pos of positions) {
-      if (this.owned[pos] !== 0) continue;
+      // A request the watchdog overtook (it re-homed the vector elsewhere) is stale.
+      if (this.owned[pos] !== 0 || state.vget(pos, VI.OWNER) !== slot) continue;
       this.owned[pos] = 1;
       this.ownedList.push(pos);
       this.lastRaised[pos] = ops.raised(pos) + this.napiWork[pos];
@@ -470,12 +540,13 @@ export class Servicer {
         this.o.env.eoi();
       }
       set.add(pos);
+      took.push(pos);
     }
     state.wset(slot, WI.OWNED, this.ownedList.length);
     // What the trigger holds is reported by the next collect; what a previous owner held in flight
     // (read from the trigger, not yet recorded) is delivered by the loop, after the worker has
     // reported ready: a handler that dies again on it is then a crash of a running worker.
-    for (const pos of positions) {
+    for (const pos of took) {
       if (state.vget(pos, VI.INFLIGHT) === 0) continue;
       if (recover) state.vcount(pos, VC.redelivered);
       this.serveLater.push(pos);

@@ -6,7 +6,18 @@
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DispatchError, type DispatchErrorEvent, toError } from './errors.js';
-import { type DispatchState, H, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
+import {
+  CUR_BOOK,
+  CUR_KILL,
+  CUR_POS,
+  type DispatchState,
+  H,
+  VI,
+  WC,
+  WI,
+  WORKER_WORDS,
+  WorkerState,
+} from './layout.js';
 import type { ServiceWorkerData, WorkerMessage } from './service-worker.js';
 import type { ControlMessage } from './servicer.js';
 
@@ -49,6 +60,10 @@ export class WorkerSlot {
   private eventsAtSpawn = 0;
   /** Resolves when the current worker has exited. */
   exited: Promise<void> = Promise.resolve();
+  /** Position of the handler the watchdog found stuck on this worker, -1 if none (watchdog.ts). */
+  stalled = -1;
+  /** The next exit was ours (a watchdog restart): not reported as a crash, replaced all the same. */
+  private quietExit = false;
 
   constructor(
     readonly id: number,
@@ -70,6 +85,8 @@ export class WorkerSlot {
     const { port1, port2 } = new MessageChannel();
     const wd: ServiceWorkerData = { ...this.host.workerData(this.id), owned, recover, control: port2 };
     state.wset(this.id, WI.STATE, WorkerState.STARTING);
+    state.wset(this.id, WI.KILL, 0);
+    this.stalled = -1;
     this.eventsAtSpawn = state.wcounter(this.id, WC.events);
     const worker = new Worker(new URL('./service-worker.js', import.meta.url), {
       workerData: wd,
@@ -136,7 +153,9 @@ export class WorkerSlot {
     state.wset(this.id, WI.STATE, WorkerState.DEAD);
     const current = state.wget(this.id, WI.CURRENT);
     state.wset(this.id, WI.CURRENT, -1);
-    const vector = current >= 0 ? vectors[current] : undefined;
+    const vector = current >= 0 ? vectors[current & CUR_POS] : undefined;
+    const quiet = this.quietExit;
+    this.quietExit = false;
     const cause = this.lastError ?? new Error(`worker exited with code ${code}`);
     const why = this.lastError !== undefined ? toError(this.lastError).message : `exit code ${code}`;
     const error = new DispatchError(
@@ -149,7 +168,7 @@ export class WorkerSlot {
       this.failReady(error);
       return;
     }
-    this.host.fail({ vector, workerId: this.id, error });
+    if (!quiet) this.host.fail({ vector, workerId: this.id, error });
     const progressed = state.wcounter(this.id, WC.events) > this.eventsAtSpawn;
     this.crashStreak = progressed ? 0 : this.crashStreak + 1;
     if (this.crashStreak >= CRASH_LOOP) {
@@ -169,6 +188,38 @@ export class WorkerSlot {
     state.wcount(this.id, WC.restarts);
     Atomics.add(state.wi, this.id * WORKER_WORDS + WI.INCARNATION, 1);
     this.spawn(true);
+  }
+
+  /**
+   * Terminates the current worker (it is replaced as after a crash) without losing or doubling what
+   * it holds: terminate() lands wherever the thread is, and between reading a trigger and storing the
+   * count in INFLIGHT, or between recording a delivery and taking it off INFLIGHT, one interrupt would
+   * be lost or counted twice. So it lands only where nothing is held in the thread's own memory:
+   * inside a handler (CURRENT >= 0 without CUR_BOOK, claimed with compareExchange; should the handler
+   * return first, the worker parks before its bookkeeping) or parked at its loop head (WI.KILL, which the worker checks
+   * each iteration after a kick). A worker in neither within `graceMs` (stuck outside a handler, e.g.
+   * in a driver's NAPI hook) is terminated wherever it is. `quiet`: the caller reported it already.
+   */
+  async terminate(graceMs: number, quiet = false): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    const { state } = this.host;
+    const wi = state.wi;
+    const cur = this.id * WORKER_WORDS + WI.CURRENT;
+    if (quiet) this.quietExit = true;
+    state.wset(this.id, WI.KILL, 1);
+    this.kick();
+    const deadline = performance.now() + graceMs;
+    for (let nap = 0.05; this.worker === worker; nap = Math.min(nap * 2, 5)) {
+      if (state.wget(this.id, WI.KILL) === 2) break;
+      const c = Atomics.load(wi, cur);
+      const inHandler = c >= 0 && (c & CUR_BOOK) === 0;
+      if (inHandler && ((c & CUR_KILL) !== 0 || Atomics.compareExchange(wi, cur, c, c | CUR_KILL) === c))
+        break;
+      if (performance.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, nap));
+    }
+    if (this.worker === worker) await worker.terminate();
   }
 
   /** Wakes the worker to look at its control port and at STOP. */
@@ -194,6 +245,7 @@ export class WorkerSlot {
   /** Resolves every unanswered request (stop: nobody will answer them). */
   abandonRequests(): void {
     for (const p of this.pending.values()) p.resolve();
+    this.pending.clear();
   }
 }
 
@@ -216,7 +268,8 @@ export async function stopWorkers(
     timer = setTimeout(() => r('late'), timeoutMs);
   });
   if ((await Promise.race([all, late])) === 'late') {
-    for (const slot of slots) await slot.worker?.terminate();
+    // Stuck in a handler (or a native wait): terminate, claiming the handler as a kill does.
+    for (const slot of slots) await slot.terminate(100);
     await all;
   }
   clearTimeout(timer);
