@@ -2,8 +2,8 @@
  * Dispatcher: turns a device's interrupt vectors into work on threads. This file is the
  * orchestration; each step is its own module:
  *   options.ts      the options, checked and defaulted in the constructor
- *   provision.ts    the triggers (in-memory or kernel eventfds) and each worker's wakeup
- *   bind.ts         SET_IRQS: triggers onto the vectors (and INTx's unmask eventfd)
+ *   @virq/bind      provision.ts: the triggers (in-memory or kernel eventfds) and each worker's
+ *                   wakeup; bind.ts: SET_IRQS, triggers onto the vectors (and INTx's unmask eventfd)
  *   worker-slot.ts  each service worker: spawn, readiness, control requests, crash replacement
  *   deferred.ts     the piscina pool for deferred work
  *   dispatcher-stats.ts / stats.ts   the counters snapshot and its file
@@ -14,9 +14,9 @@
  * stop(): stops the workers, flushes deferred work, unbinds and closes the triggers.
  */
 import { EventEmitter } from 'node:events';
+import { bindTriggers, bindUnmask, provision, type TriggerSpec } from '@virq/bind';
 import type { AffinitySpec } from './affinity.js';
 import { resolveAffinity } from './affinity.js';
-import { bindTriggers, bindUnmask } from './bind.js';
 import { type MaskOptions, maskTimeout, maskVector, maskVectorAsync, unmaskVector } from './context.js';
 import { DeferredWork } from './deferred.js';
 import { collectStats, type DispatcherStats } from './dispatcher-stats.js';
@@ -30,9 +30,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-import { provision } from './provision.js';
 import { StatsExporter } from './stats.js';
-import type { TriggerSpec } from './trigger-sets.js';
 import { type StallEvent, Watchdog } from './watchdog.js';
 import { stopWorkers, WorkerSlot } from './worker-slot.js';
 
@@ -129,7 +127,10 @@ export class Dispatcher extends EventEmitter {
     state.header[H.BUDGET] = tuning.budget;
     const p = provision(device, this.r.triggers, n, this.workerCount, this.r.level, this.closers);
     this.triggers = p.triggers;
-    bindTriggers(device, this.index, this.vectors, p.data, this.closers);
+    const granted = bindTriggers(device, this.index, this.vectors, p.data, this.closers);
+    if (granted > 0) {
+      throw new DispatchError('ERR_VIRQ_VECTORS', `Dispatcher: the device granted only ${granted} vectors`);
+    }
     if (p.unmask !== undefined) bindUnmask(device, p.unmask.efd, this.closers);
     for (let pos = 0; pos < n; pos++) {
       state.vset(pos, VI.OWNER, this.owners[pos]);

@@ -3,6 +3,7 @@
  * from one cloneable handle: the dispatcher's state, core's vector table, and how to kick a service
  * worker.
  */
+import type { EoiSpec } from '@virq/bind';
 import { VectorTable, type VectorTableHandle } from '@virq/core';
 import { loadNative } from '@virq/native';
 import { SharedEventFd, type SharedEventFdHandle } from '@virq/trigger';
@@ -25,12 +26,6 @@ export interface EnvHandle {
   /** INTx only: the unmask eventfd bound with ACTION_UNMASK (see {@link Env.eoi}). */
   eoi?: EoiSpec;
 }
-
-/**
- * The INTx unmask eventfd (VFIO_IRQ_SET_ACTION_UNMASK | DATA_EVENTFD): a SharedEventFd for in-memory
- * triggers, or the dispatcher's kernel eventfd number.
- */
-export type EoiSpec = { kind: 'memory'; efd: SharedEventFdHandle } | { kind: 'eventfd'; fd: number };
 
 /** A {@link ContextEnv} plus the objects behind it. */
 export interface Env extends ContextEnv {

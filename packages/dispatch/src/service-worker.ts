@@ -9,13 +9,12 @@ import {
   threadId,
   workerData,
 } from 'node:worker_threads';
+import { DoorbellTriggerSet, EpollTriggerSet, type TriggerSet, type TriggerSpec } from '@virq/bind';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
 import { attachEnv, type EnvHandle } from './env.js';
 import { WI } from './layout.js';
 import { loadHandlerModule } from './module.js';
-import type { TriggerSet } from './ports.js';
 import { type ControlMessage, type LoopTuning, Servicer } from './servicer.js';
-import { DoorbellTriggerSet, EpollTriggerSet, type TriggerSpec } from './trigger-sets.js';
 
 /** What a service worker is started with. */
 export interface ServiceWorkerData {

@@ -10,6 +10,7 @@
  * the worker dies in between (a handler calling process.exit, an uncaught error) its replacement
  * finds INFLIGHT > 0 and delivers it again.
  */
+import type { TriggerSet } from '@virq/bind';
 import { type ContextEnv, VectorContext } from './context.js';
 import {
   CUR_BOOK,
@@ -26,7 +27,6 @@ import {
   WorkerState,
 } from './layout.js';
 import type { NapiHooks } from './module.js';
-import type { TriggerSet } from './ports.js';
 
 /** The user's top half: fast, returns true to ask for deferred work. */
 export type TopHalf = (vector: number, ctx: VectorContext) => unknown;

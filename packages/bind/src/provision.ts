@@ -13,10 +13,15 @@
  */
 import type { IrqDevice } from '@virq/core';
 import { EventFd } from '@virq/native';
-import { EventFdPool, SharedEventFd } from '@virq/trigger';
+import { EventFdPool, SharedEventFd, type SharedEventFdHandle } from '@virq/trigger';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
-import type { EoiSpec } from './env.js';
 import type { TriggerSpec } from './trigger-sets.js';
+
+/**
+ * The INTx unmask eventfd (VFIO_IRQ_SET_ACTION_UNMASK | DATA_EVENTFD): a SharedEventFd for in-memory
+ * triggers, or the dispatcher's kernel eventfd number.
+ */
+export type EoiSpec = { kind: 'memory'; efd: SharedEventFdHandle } | { kind: 'eventfd'; fd: number };
 
 /** What {@link provision} made. */
 export interface Provisioned {

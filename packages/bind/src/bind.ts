@@ -12,16 +12,19 @@ import {
   VFIO_IRQ_SET_DATA_NONE,
   VFIO_PCI_INTX_IRQ_INDEX,
 } from '@virq/core';
-import { DispatchError } from './errors.js';
 
-/** SET_IRQS: one trigger per serviced vector; other vectors in the range are left alone. */
+/**
+ * SET_IRQS: one trigger per serviced vector; other vectors in the range are left alone. Returns 0, or
+ * the positive "vectors available" of the first call the device could not satisfy (an MSI/MSI-X
+ * shortfall): nothing after it is bound, and its unbind is already in `closers`.
+ */
 export function bindTriggers(
   device: IrqDevice,
   index: number,
   vectors: readonly number[],
   triggers: readonly unknown[],
   closers: (() => void)[],
-): void {
+): number {
   const table = device.vectorTable;
   const enabled = table.irqType === index;
   const byVector = new Map<number, unknown>();
@@ -74,10 +77,9 @@ export function bindTriggers(
       data: data as never,
     });
     done++;
-    if (r > 0) {
-      throw new DispatchError('ERR_VIRQ_VECTORS', `Dispatcher: the device granted only ${r} vectors`);
-    }
+    if (r > 0) return r;
   }
+  return 0;
 }
 
 /**

@@ -13,7 +13,32 @@
 import { Epoll, WAKE_TAG } from '@virq/native';
 import { SharedEventFd, type SharedEventFdHandle } from '@virq/trigger';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
-import type { TriggerSet } from './ports.js';
+
+/**
+ * The vectors a worker waits on at once: the seam a service worker's loop waits through, so one loop
+ * serves in-memory triggers (doorbell) and kernel eventfds (epoll). Positions are indexes into the
+ * dispatcher's vector list. Everything here is called from the owning worker only.
+ */
+export interface TriggerSet {
+  /** 'doorbell' (in-memory triggers) or 'epoll' (kernel eventfds). */
+  readonly kind: 'doorbell' | 'epoll';
+  /** Ready positions of the last {@link collect}. */
+  readonly ids: Int32Array;
+  /** Trigger counts consumed for each of {@link ids} (0: rung, but nothing to read). */
+  readonly counts: Float64Array;
+  /** Starts waiting on `pos`'s trigger; a count already there is reported by the next collect. */
+  add(pos: number): void;
+  /** Stops waiting on `pos`'s trigger (its count stays in the trigger). */
+  remove(pos: number): void;
+  /**
+   * Waits up to `timeoutMs` (0: do not block; -1: until something happens) and consumes every ready
+   * trigger: fills {@link ids}/{@link counts} and returns how many. A kick (control, recheck, stop)
+   * also ends the wait; its positions come back with count 0.
+   */
+  collect(timeoutMs: number): number;
+  /** Releases what the set opened (never the triggers themselves). */
+  close(): void;
+}
 
 /** How a worker finds its triggers, cloned into it. */
 export type TriggerSpec =
