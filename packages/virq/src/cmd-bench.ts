@@ -1,4 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseFlags } from './args.js';
 import { UsageError } from './errors.js';
 import { nanos, si, table } from './format.js';
@@ -8,19 +12,23 @@ import { parseChoice, parseDuration, parseIntInRange } from './units.js';
 
 /** `virq bench --help`. */
 export const BENCH_HELP = `Usage: virq bench [--vectors 256] [--workers 2] [--mode hybrid] [--duration 10s]
-                  [--json out.json] [--html report.html] [--stats-file PATH]
+                  [--runs 1] [--json out.json] [--html report.html] [--stats-file PATH]
 
 Runs the throughput harness on the built-in software device (a SoftDevice with MSI-X): @virq/dispatch
-in a closed loop (each vector re-raised when handled) and an open loop (a raise storm), beside two
+in a closed loop (each vector re-raised when handled) and an open loop (a raiseMany storm), beside two
 baselines measured in the same run — one piscina task per event, and one kernel eventfd + epoll wake
-per event — and prints handled/s, raises absorbed/s, coalesced %, latency percentiles, CPU per event
-and the ratios.
+per event; then one vector's raise → handler latency (busy and sleeping, beside a raw spin hand-off
+and a raw Atomics.wait/notify wake), the dispatcher over kernel eventfds beside a C epoll drain
+(gcc), and CPU per event at 2048 vectors beside 16. Prints each phase and each figure with its target.
+With --runs N, runs the bench N times, each in a fresh process, and prints per figure the median
+and the spread (min – max), with the machine and the load average at start and end.
 
 Options:
   --vectors N        MSI-X vectors, 1..2048 (default 256)
   --workers N        service workers, and piscina threads for the baseline, 1..64 (default 2)
   --mode MODE        interrupt | poll | hybrid (default hybrid)
   --duration DUR     total measuring time, e.g. 10s, 500ms, 1m (default 10s)
+  --runs N           run N times in fresh processes and report medians and spreads, 1..50
   --json FILE        also write the full result as JSON
   --html FILE        also write a self-contained HTML report with plots (adds a vector-count sweep)
   --stats-file PATH  publish live stats for 'virq top' while the dispatcher phases run
@@ -35,6 +43,7 @@ export async function runBench(argv: string[]): Promise<number> {
     workers: { type: 'string' },
     mode: { type: 'string' },
     duration: { type: 'string' },
+    runs: { type: 'string' },
     json: { type: 'string' },
     html: { type: 'string' },
     'stats-file': { type: 'string' },
@@ -50,15 +59,23 @@ export async function runBench(argv: string[]): Promise<number> {
   const mode = str('mode') !== undefined ? parseChoice(str('mode')!, '--mode', MODES) : 'hybrid';
   const durationMs = str('duration') !== undefined ? parseDuration(str('duration')!, '--duration') : 10_000;
   if (durationMs < 200)
-    throw new UsageError(`--duration: at least 200ms is needed for four phases, got ${str('duration')}`);
+    throw new UsageError(`--duration: at least 200ms is needed for the phases, got ${str('duration')}`);
   for (const flag of ['json', 'html', 'stats-file']) {
     if (str(flag) === '') throw new UsageError(`--${flag}: expected a file path`);
   }
+  const runs = str('runs') !== undefined ? parseIntInRange(str('runs')!, '--runs', 1, 50) : 1;
   const html = str('html');
+  if (runs > 1) {
+    if (html !== undefined || str('stats-file') !== undefined) {
+      throw new UsageError('--runs: --html and --stats-file are for a single run');
+    }
+    return runSeries(argv, runs, str('json'));
+  }
   // The sweep feeds the HTML report's "throughput against vector count" plot.
   const sweep = html ? [1, 4, 16, 64, 256, 1024].filter((n) => n <= Math.max(vectors, 256)) : [];
 
   const { runThroughputBench } = await import('./bench/throughput.js');
+  const { figureRows } = await import('./bench/report.js');
   const bar = new ProgressBar();
   process.stderr.write(
     `virq bench: ${vectors} MSI-X vectors, ${threads} workers, mode ${mode}, ${(durationMs / 1000).toFixed(1)} s` +
@@ -93,25 +110,80 @@ export async function runBench(argv: string[]): Promise<number> {
       ]),
     )}\n\n`,
   );
-  const r = result.ratios;
   process.stdout.write(
-    `${table(
-      ['ratio (same run)', 'value'],
-      [
-        ['closed loop ÷ piscina task per event (target ≥ 100×)', `${r.closedVsPiscina.toFixed(1)}×`],
-        ['closed loop ÷ eventfd + epoll wake per event', `${r.closedVsEpoll.toFixed(1)}×`],
-        ['open loop raises absorbed ÷ piscina', `${r.openAbsorbedVsPiscina.toFixed(1)}×`],
-        ['open loop handled ÷ piscina', `${r.openHandledVsPiscina.toFixed(1)}×`],
-        ['CPU per event: piscina ÷ closed loop', `${r.cpuPiscinaOverClosed.toFixed(1)}×`],
-      ],
-    )}\n`,
+    `${table(['figure (a ratio within this run, or as the issue states it)', 'value', 'target', ''], figureRows(result))}\n`,
   );
   for (const p of phases) process.stdout.write(`  ${p.name}: ${p.threads}\n`);
+  const lat = result.latency;
   process.stdout.write(
-    `\ntarget (closed loop ≥ 100× piscina): ${result.targetMet ? 'met' : 'NOT met'} — ${r.closedVsPiscina.toFixed(1)}×\n`,
+    `  latency: raw spin hand-off p50 ${lat.busyRaw.p50.toFixed(1)} µs, raw wait/notify wake p50 ` +
+      `${lat.sleepingRaw.p50.toFixed(1)} µs / p99 ${lat.sleepingRaw.p99.toFixed(1)} µs; dispatcher sleeping p50 ` +
+      `${lat.sleeping.p50.toFixed(1)} µs / p99 ${lat.sleeping.p99.toFixed(1)} µs; ` +
+      `${lat.pinned ? 'threads pinned to CPUs 0 and 1' : 'threads NOT pinned (taskset or a 2nd CPU missing)'}\n`,
   );
+  const ev = result.eventfd;
+  process.stdout.write(
+    ev.skipped
+      ? `  kernel eventfds: C baseline skipped (${ev.skipped})\n`
+      : `  kernel eventfds: service worker ${nanos(ev.dispatchNsPerEvent)}/event, C epoll drain ${nanos(ev.cNsPerEvent)}/event\n`,
+  );
+  const l = (x: number[]) => x.map((v) => v.toFixed(2)).join(' / ');
+  process.stdout.write(`  load average: ${l(result.load.start)} at start, ${l(result.load.end)} at end\n`);
   const json = str('json');
   if (json) writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
   if (html) writeFileSync(html, renderHtmlReport(result, `virq bench ${argv.join(' ')}`.trim()));
+  return 0;
+}
+
+/**
+ * `virq bench --runs N`: N runs of `virq bench` with the same options, each in a fresh process (a
+ * JIT, heap and thread placement of its own), then the median and spread of every figure.
+ */
+async function runSeries(argv: string[], runs: number, json: string | undefined): Promise<number> {
+  const { formatRunsReport, summarizeRuns } = await import('./bench/report.js');
+  const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--runs' || argv[i] === '--json') i++;
+    else if (!argv[i].startsWith('--runs=') && !argv[i].startsWith('--json=')) rest.push(argv[i]);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'virq-bench-runs-'));
+  const loadStart = loadavg();
+  const results = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const out = join(dir, `run-${i}.json`);
+      const started = performance.now();
+      process.stderr.write(`run ${i + 1}/${runs} … `);
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [cli, 'bench', ...rest, '--json', out], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', (c: string) => {
+          err += c;
+        });
+        child.once('close', (c) => resolve({ code: c, stderr: err }));
+      });
+      if (code !== 0) {
+        process.stderr.write(`failed (exit ${code})\n${stderr}`);
+        return 1;
+      }
+      results.push(JSON.parse(readFileSync(out, 'utf8')));
+      process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const loadEnd = loadavg();
+  const command = `virq bench ${argv.join(' ')}`.trim();
+  process.stdout.write(`\n${formatRunsReport(results, { command, loadStart, loadEnd })}\n`);
+  if (json) {
+    const summary = summarizeRuns(results);
+    writeFileSync(
+      json,
+      `${JSON.stringify({ command, loadStart, loadEnd, summary, runs: results }, null, 2)}\n`,
+    );
+  }
   return 0;
 }

@@ -4,7 +4,18 @@
  * baseline measured in the same run.
  */
 export {
+  type Figure,
+  type FigureSummary,
+  figuresOf,
+  formatRunsReport,
+  summarizeRuns,
+  type Target,
+} from './report.js';
+export {
+  type Accounting,
+  type EventfdResult,
   formatThroughput,
+  type LatencyResult,
   runDispatcherPhase,
   runThroughputBench,
   type SweepPoint,

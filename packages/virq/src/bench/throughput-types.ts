@@ -25,19 +25,25 @@ export interface PhaseResult {
   cpuNsPerHandled: number;
   /** Phase-specific extras (mode switches, wakeups per handled...). */
   extra?: Record<string, number | string>;
-  /**
-   * Dispatcher phases: the whole run's accounting after stop(), from core's vector table. `balanced`
-   * is raised === delivered + coalesced + pending + dropped: every raise delivered, coalesced into a
-   * delivery, still pending, or dropped by a teardown — none lost.
-   */
-  accounting?: {
-    raised: number;
-    delivered: number;
-    coalesced: number;
-    pending: number;
-    dropped: number;
-    balanced: boolean;
-  };
+  /** Dispatcher phases: the whole run's accounting after stop(), see {@link Accounting}. */
+  accounting?: Accounting;
+}
+
+/**
+ * A dispatcher phase's whole-run accounting after stop(), from core's vector table. `balanced` holds
+ * when raised === delivered + coalesced + pending + dropped (every raise delivered, coalesced into a
+ * delivery, still pending, or dropped by a teardown: none lost) and raised === expected, the raises
+ * the bench's own threads made (none unrouted, none counted twice).
+ */
+export interface Accounting {
+  raised: number;
+  delivered: number;
+  coalesced: number;
+  pending: number;
+  dropped: number;
+  /** Raises the bench itself made, counted by the threads that made them. */
+  expected: number;
+  balanced: boolean;
 }
 
 /**
@@ -65,4 +71,36 @@ export function baselineResult(p: {
     latencyUs: p.latencyUs,
     cpuNsPerHandled: ((p.cpu.user + p.cpu.system) * 1000) / Math.max(1, p.handled),
   };
+}
+
+/** What runLatencyPhase (phase-latency.ts) measures. */
+export interface LatencyResult {
+  /** Dispatcher, both sides spinning. */
+  busy: LatencySummary;
+  /** Raw spin hand-off, both sides spinning. */
+  busyRaw: LatencySummary;
+  /** Dispatcher, the worker asleep in its doorbell at each raise. */
+  sleeping: LatencySummary;
+  /** Raw Atomics.wait/notify wake with the same pause. */
+  sleepingRaw: LatencySummary;
+  /** Whether kicker and receiver were pinned to CPUs 0 and 1. */
+  pinned: boolean;
+  /** The sleeping regime's pause before each kick, ms. */
+  gapMs: number;
+  /** The dispatcher runs' accounting, summed: raised must equal the raiser's raises. */
+  accounting: Accounting;
+}
+
+/** What runEventfdPhase (phase-eventfd.ts) measures. */
+export interface EventfdResult {
+  dispatch: PhaseResult;
+  /** The service worker's CPU per handled event, ns (thread clock). */
+  dispatchNsPerEvent: number;
+  /** C's epoll drain per event, ns: the median of its samples, and the samples. */
+  cNsPerEvent: number;
+  cSamples: number[];
+  /** dispatchNsPerEvent / cNsPerEvent; NaN when the C baseline could not run (see `skipped`). */
+  ratio: number;
+  /** Why the C baseline did not run (no gcc, no bench/c in this installation). */
+  skipped?: string;
 }

@@ -1,25 +1,28 @@
 /**
  * The throughput harness: @virq/dispatch on 256 MSI-X vectors of a SoftDevice with 2 service
- * workers, in a closed loop (each vector re-raised by its handler) and an open loop (a raise
+ * workers, in a closed loop (each vector re-raised by its handler) and an open loop (a raiseMany
  * storm from one more thread), against two baselines measured in the same run: one piscina task per
- * event, and one kernel eventfd write + epoll wake per event. Reports handled/s, raises absorbed/s,
- * coalesced %, raise → handler latency (p50/p99/p999) and CPU per handled event,
- * and the ratios. `virq bench` calls {@link runThroughputBench}.
+ * event, and one kernel eventfd write + epoll wake per event. Then the figures of issue 12, each
+ * against its own baseline in the same run: raise → handler latency (phase-latency.ts), the
+ * dispatcher over kernel eventfds against a C epoll drain (phase-eventfd.ts), and CPU per event at
+ * 2048 vectors against 16. `virq bench` calls {@link runThroughputBench}; report.ts turns results
+ * into figures and summarises several runs.
  */
-import { availableParallelism, cpus } from 'node:os';
-import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
-import { Dispatcher, type DispatchMode } from '@virq/dispatch';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import type { DispatchMode } from '@virq/dispatch';
+import { runDispatcherPhase } from './phase-dispatch.js';
+import { runEventfdPhase } from './phase-eventfd.js';
+import { runLatencyPhase } from './phase-latency.js';
 import { runEpollBaseline } from './throughput-epoll.js';
-import { CONTROL, type HandlerData } from './throughput-handler.js';
-import { LatencyBuckets, makeClock, summarize } from './throughput-latency.js';
 import { runPiscinaBaseline } from './throughput-piscina.js';
-import type { PhaseResult } from './throughput-types.js';
+import type { EventfdResult, LatencyResult, PhaseResult } from './throughput-types.js';
 
-export type { PhaseResult } from './throughput-types.js';
+export { runDispatcherPhase } from './phase-dispatch.js';
+export type { Accounting, EventfdResult, LatencyResult, PhaseResult } from './throughput-types.js';
 
 /** Options of {@link runThroughputBench}. */
 export interface ThroughputOptions {
-  /** Total measuring time over all four phases, ms (each phase also warms up). Default 10000. */
+  /** Total measuring time over all phases, ms (each phase also warms up). Default 10000. */
   durationMs?: number;
   /** Vectors (MSI-X). Default 256. */
   vectors?: number;
@@ -54,13 +57,24 @@ export interface SweepPoint {
 /** What {@link runThroughputBench} returns (also what --json writes). */
 export interface ThroughputResult {
   machine: { node: string; cpus: number; cpuModel: string };
+  /** The 1/5/15-minute load averages when the run started and when it ended. */
+  load: { start: number[]; end: number[] };
   options: { durationMs: number; vectors: number; threads: number; mode: DispatchMode };
   phases: {
     piscina: PhaseResult;
     epoll: PhaseResult;
     closed: PhaseResult;
     open: PhaseResult;
+    /** Closed loop at 16 and at 2048 vectors (the vector-scaling figure). */
+    scale16: PhaseResult;
+    scale2048: PhaseResult;
+    /** The dispatcher over kernel eventfds (the kernel-eventfd figure). */
+    eventfd: PhaseResult;
   };
+  /** One vector, raise → handler, busy and sleeping, with their raw baselines. */
+  latency: LatencyResult;
+  /** The kernel-eventfd phase against the C epoll drain. */
+  eventfd: EventfdResult;
   ratios: {
     /** Closed-loop handled/s over the piscina baseline's: the target is at least 100. */
     closedVsPiscina: number;
@@ -70,6 +84,15 @@ export interface ThroughputResult {
     openHandledVsPiscina: number;
     /** CPU per handled event, piscina baseline over closed loop. */
     cpuPiscinaOverClosed: number;
+    /** CPU per handled event at 2048 vectors over that at 16 (target at most 1.3). */
+    cpu2048Over16: number;
+    /** Busy-regime p50 over a raw spin hand-off's. */
+    busyP50VsSpin: number;
+    /** Sleeping-regime p50 over a raw Atomics.wait/notify wake's (target at most 1.2). */
+    sleepingP50VsWake: number;
+    sleepingP99VsWake: number;
+    /** The service worker's CPU per event over kernel eventfds over C's epoll drain (target at most 1.5). */
+    eventfdVsC: number;
   };
   /** True when closedVsPiscina >= 100. */
   targetMet: boolean;
@@ -77,124 +100,25 @@ export interface ThroughputResult {
   sweep: SweepPoint[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One dispatcher phase: closed loop (handlers re-raise) or open loop (a raiser thread storms). Exported for focused runs. */
-export async function runDispatcherPhase(opts: {
-  loop: 'closed' | 'open';
-  vectors: number;
-  threads: number;
-  mode: DispatchMode;
-  durationMs: number;
-  warmupMs: number;
-  statsFile?: string;
-}): Promise<PhaseResult> {
-  const index = VFIO_PCI_MSIX_IRQ_INDEX;
-  const device = new SoftDevice({ msix: { vectors: opts.vectors } });
-  const lat = LatencyBuckets.create(opts.threads);
-  const control = new Int32Array(new SharedArrayBuffer(16));
-  const data: HandlerData = {
-    table: device.vectorTable.handle,
-    index,
-    stamps: new SharedArrayBuffer(opts.vectors * 8),
-    latency: lat.buffer,
-    regions: opts.threads,
-    epochMs: performance.timeOrigin,
-    control: control.buffer,
-  };
-  control[CONTROL.CLOSED] = opts.loop === 'closed' ? 1 : 0;
-  const d = new Dispatcher({
-    device,
-    index,
-    vectors: opts.vectors,
-    workers: opts.threads,
-    module: new URL('./throughput-handler.js', import.meta.url),
-    mode: opts.mode,
-    data,
-    statsFile: opts.statsFile,
-    statsIntervalMs: opts.statsFile ? 250 : undefined,
-  });
-  const errors: Error[] = [];
-  d.on('error', (e) => errors.push(e.error));
-  await d.start();
-  // The table handle now lists the triggers' eventfd pool: hand that one to the raiser.
-  data.table = device.vectorTable.handle;
-  let raiser: import('node:worker_threads').Worker | undefined;
-  let raiserExit: Promise<unknown> = Promise.resolve();
-  if (opts.loop === 'closed') {
-    const stamps = new Float64Array(data.stamps);
-    const clock = makeClock(data.epochMs);
-    for (let v = 0; v < opts.vectors; v++) {
-      stamps[v] = clock();
-      device.raise(index, v);
-    }
-  } else {
-    const { Worker } = await import('node:worker_threads');
-    raiser = new Worker(new URL('./throughput-raiser.js', import.meta.url), {
-      workerData: { ...data, vectors: opts.vectors },
-    });
-    raiserExit = new Promise((r) => raiser!.once('exit', r));
-  }
-  await sleep(opts.warmupMs);
-  const s0 = d.stats();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  Atomics.store(control, CONTROL.MEASURING, 1);
-  await sleep(opts.durationMs);
-  Atomics.store(control, CONTROL.MEASURING, 0);
-  const s1 = d.stats();
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  Atomics.store(control, CONTROL.STOP, 1);
-  await raiserExit;
-  await d.stop();
-  if (errors.length > 0) throw errors[0];
-  const t = d.stats().totals;
-  const accounting = {
-    raised: t.raised,
-    delivered: t.delivered,
-    coalesced: t.coalesced,
-    pending: t.pending,
-    dropped: t.dropped,
-    balanced: t.raised === t.delivered + t.coalesced + t.pending + t.dropped,
-  };
-  const handled = s1.totals.handled - s0.totals.handled;
-  const raises = s1.totals.raised - s0.totals.raised;
-  const coalesced = s1.totals.coalesced - s0.totals.coalesced;
-  const w0 = s0.workers;
-  const wakeups = s1.workers.reduce((a, w, i) => a + w.wakeups - w0[i].wakeups, 0);
-  const polls = s1.workers.reduce((a, w, i) => a + w.polls - w0[i].polls, 0);
-  const inPoll = s1.vectors.filter((v) => v.mode === 'poll').length;
-  return {
-    name: `dispatch ${opts.loop} loop (${opts.mode})`,
-    threads:
-      opts.loop === 'closed'
-        ? `${opts.threads} service workers (handlers re-raise) + main idle`
-        : `${opts.threads} service workers + 1 raiser thread + main idle`,
-    seconds,
-    handled,
-    raises,
-    coalesced,
-    handledPerSec: handled / seconds,
-    raisesPerSec: raises / seconds,
-    coalescedPct: raises > 0 ? (100 * coalesced) / raises : 0,
-    latencyUs: summarize(lat.totals()),
-    cpuNsPerHandled: ((cpu.user + cpu.system) * 1000) / Math.max(1, handled),
-    extra: {
-      wakeupsPerHandled: wakeups / Math.max(1, handled),
-      polls,
-      vectorsInPollMode: inPoll,
-    },
-    accounting,
-  };
-}
+/** How `durationMs` is shared between the phases (they add up to 1). */
+const SHARES = {
+  piscina: 0.12,
+  epoll: 0.08,
+  closed: 0.15,
+  open: 0.15,
+  latency: 0.2,
+  eventfd: 0.14,
+  scale: 0.16,
+} as const;
 
 /**
- * Runs the four phases (piscina baseline, epoll baseline, dispatcher closed loop, dispatcher open
- * loop) one after another, sharing `durationMs` between them (closed and open loop get 30% each,
- * each baseline 20%), each after a warm-up of a fifth of its time.
+ * Runs every phase one after another, sharing `durationMs` between them ({@link SHARES}), each after
+ * a warm-up of a fifth of its time: the piscina and epoll baselines, the dispatcher's closed and open
+ * loops, the latency phase, the kernel-eventfd phase with its C baseline, and the closed loop at 16
+ * and at 2048 vectors.
  */
 export async function runThroughputBench(options: ThroughputOptions = {}): Promise<ThroughputResult> {
+  const loadStart = loadavg();
   const o = {
     durationMs: options.durationMs ?? 10_000,
     vectors: options.vectors ?? 256,
@@ -229,22 +153,46 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
   };
   const piscina = await phase(
     `piscina baseline: ${o.threads} threads, ${o.vectors} events in flight`,
-    share(0.2).durationMs,
-    () => runPiscinaBaseline({ vectors: o.vectors, threads: o.threads, ...share(0.2) }),
+    share(SHARES.piscina).durationMs,
+    () => runPiscinaBaseline({ vectors: o.vectors, threads: o.threads, ...share(SHARES.piscina) }),
   );
   const epoll = await phase(
     'epoll baseline: eventfd write + epoll wake per event',
-    share(0.2).durationMs,
-    () => runEpollBaseline({ vectors: o.vectors, ...share(0.2) }),
+    share(SHARES.epoll).durationMs,
+    () => runEpollBaseline({ vectors: o.vectors, ...share(SHARES.epoll) }),
   );
   const closed = await phase(
     `dispatch closed loop: ${o.vectors} vectors on ${o.threads} service workers`,
-    share(0.3).durationMs,
-    () => runDispatcherPhase({ loop: 'closed', ...o, ...share(0.3), statsFile }),
+    share(SHARES.closed).durationMs,
+    () => runDispatcherPhase({ loop: 'closed', ...o, ...share(SHARES.closed), statsFile }),
   );
-  const open = await phase('dispatch open loop: raise storm from one thread', share(0.3).durationMs, () =>
-    runDispatcherPhase({ loop: 'open', ...o, ...share(0.3), statsFile }),
+  const open = await phase(
+    'dispatch open loop: raiseMany storm from one thread',
+    share(SHARES.open).durationMs,
+    () => runDispatcherPhase({ loop: 'open', ...o, ...share(SHARES.open), statsFile }),
   );
+  const latency = await phase(
+    'latency: one vector, busy and sleeping, beside raw spin and wait/notify',
+    share(SHARES.latency).durationMs,
+    () => runLatencyPhase(share(SHARES.latency)),
+  );
+  const eventfd = await phase(
+    'kernel eventfds: dispatcher (1 worker) beside the C epoll drain',
+    share(SHARES.eventfd).durationMs,
+    () => runEventfdPhase({ vectors: o.vectors, ...share(SHARES.eventfd) }),
+  );
+  const scaleAt = (vectors: number) =>
+    phase(
+      `vector scaling: closed loop at ${vectors} vectors`,
+      share(SHARES.scale / 2).durationMs,
+      async () => {
+        const r = await runDispatcherPhase({ loop: 'closed', ...o, vectors, ...share(SHARES.scale / 2) });
+        r.name = `dispatch closed loop, ${vectors} vectors`;
+        return r;
+      },
+    );
+  const scale16 = await scaleAt(16);
+  const scale2048 = await scaleAt(2048);
   const sweep: SweepPoint[] = [];
   for (const vectors of sweepVectors) {
     const point = { durationMs: sweepMs, warmupMs: Math.max(50, Math.round(sweepMs / 5)) };
@@ -265,11 +213,19 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
     openAbsorbedVsPiscina: open.raisesPerSec / piscina.handledPerSec,
     openHandledVsPiscina: open.handledPerSec / piscina.handledPerSec,
     cpuPiscinaOverClosed: piscina.cpuNsPerHandled / closed.cpuNsPerHandled,
+    cpu2048Over16: scale2048.cpuNsPerHandled / scale16.cpuNsPerHandled,
+    busyP50VsSpin: latency.busy.p50 / latency.busyRaw.p50,
+    sleepingP50VsWake: latency.sleeping.p50 / latency.sleepingRaw.p50,
+    sleepingP99VsWake: latency.sleeping.p99 / latency.sleepingRaw.p99,
+    eventfdVsC: eventfd.ratio,
   };
   return {
     machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown' },
+    load: { start: loadStart, end: loadavg() },
     options: o,
-    phases: { piscina, epoll, closed, open },
+    phases: { piscina, epoll, closed, open, scale16, scale2048, eventfd: eventfd.dispatch },
+    latency,
+    eventfd,
     ratios,
     targetMet: ratios.closedVsPiscina >= 100,
     sweep,
@@ -280,7 +236,7 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
 export function formatThroughput(r: ThroughputResult): string {
   const fmt = (n: number) =>
     n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0);
-  const rows = [r.phases.piscina, r.phases.epoll, r.phases.closed, r.phases.open];
+  const rows = Object.values(r.phases);
   const head = [
     'phase',
     'handled/s',

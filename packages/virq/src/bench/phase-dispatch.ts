@@ -1,0 +1,153 @@
+/**
+ * One dispatcher phase of the throughput harness: @virq/dispatch on a SoftDevice's MSI-X vectors, in
+ * a closed loop (each vector re-raised by its handler) or an open loop (a raiser thread storms with
+ * raiseMany), with the phase's exact accounting: core's counters after stop() against the raises
+ * the bench's own threads counted.
+ */
+import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import { Dispatcher, type DispatchMode } from '@virq/dispatch';
+import { threadCpuNs } from './os-threads.js';
+import { CONTROL, countSlots, type HandlerData } from './throughput-handler.js';
+import { LatencyBuckets, makeClock, summarize } from './throughput-latency.js';
+import type { PhaseResult } from './throughput-types.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once the raiser thread set STARTED (it sets it just before its first raise). */
+async function waitStarted(control: Int32Array): Promise<void> {
+  while (Atomics.load(control, CONTROL.STARTED) === 0) {
+    await Atomics.waitAsync(control, CONTROL.STARTED, 0, 1000).value;
+  }
+}
+
+/** One dispatcher phase: closed loop (handlers re-raise) or open loop (a raiser thread storms). Exported for focused runs. */
+export async function runDispatcherPhase(opts: {
+  loop: 'closed' | 'open';
+  vectors: number;
+  threads: number;
+  mode: DispatchMode;
+  durationMs: number;
+  warmupMs: number;
+  statsFile?: string;
+  /** Trigger kind (default: the device's, 'memory' for a SoftDevice). */
+  triggers?: 'memory' | 'eventfd';
+}): Promise<PhaseResult> {
+  const index = VFIO_PCI_MSIX_IRQ_INDEX;
+  const device = new SoftDevice({ msix: { vectors: opts.vectors } });
+  const lat = LatencyBuckets.create(opts.threads);
+  const control = new Int32Array(new SharedArrayBuffer(16));
+  const data: HandlerData = {
+    table: device.vectorTable.handle,
+    index,
+    stamps: new SharedArrayBuffer(opts.vectors * 8),
+    latency: lat.buffer,
+    regions: opts.threads,
+    epochMs: performance.timeOrigin,
+    control: control.buffer,
+    counts: new SharedArrayBuffer(countSlots(opts.threads) * 8),
+  };
+  const counts = new Float64Array(data.counts);
+  const w = opts.threads;
+  control[CONTROL.CLOSED] = opts.loop === 'closed' ? 1 : 0;
+  const d = new Dispatcher({
+    device,
+    index,
+    vectors: opts.vectors,
+    workers: opts.threads,
+    module: new URL('./throughput-handler.js', import.meta.url),
+    mode: opts.mode,
+    data,
+    statsFile: opts.statsFile,
+    statsIntervalMs: opts.statsFile ? 250 : undefined,
+    triggers: opts.triggers,
+  });
+  const errors: Error[] = [];
+  d.on('error', (e) => errors.push(e.error));
+  await d.start();
+  // The table handle now lists the triggers' eventfd pool: hand that one to the raiser.
+  data.table = device.vectorTable.handle;
+  let raiser: import('node:worker_threads').Worker | undefined;
+  let raiserExit: Promise<unknown> = Promise.resolve();
+  let initial = 0;
+  if (opts.loop === 'closed') {
+    const stamps = new Float64Array(data.stamps);
+    const clock = makeClock(data.epochMs);
+    for (let v = 0; v < opts.vectors; v++) {
+      stamps[v] = clock();
+      device.raise(index, v);
+      initial++;
+    }
+  } else {
+    const { Worker } = await import('node:worker_threads');
+    raiser = new Worker(new URL('./throughput-raiser.js', import.meta.url), {
+      workerData: { ...data, vectors: opts.vectors, raiserSlot: w, tidSlot: 2 * w + 1 },
+    });
+    const failed = new Promise<never>((_, reject) => raiser!.once('error', reject));
+    raiserExit = Promise.race([new Promise((r) => raiser!.once('exit', r)), failed]);
+    // The warm-up and the window start once the raiser raises: on a loaded machine a thread can take
+    // longer to start than a short phase lasts (the window would then see no raise at all).
+    await Promise.race([waitStarted(control), failed]);
+  }
+  await sleep(opts.warmupMs);
+  const tids = Array.from({ length: w }, (_, i) => counts[w + 1 + i]);
+  const wcpu0 = tids.map(threadCpuNs);
+  const s0 = d.stats();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  Atomics.store(control, CONTROL.MEASURING, 1);
+  await sleep(opts.durationMs);
+  Atomics.store(control, CONTROL.MEASURING, 0);
+  const s1 = d.stats();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const workerCpuNs = tids.reduce((a, tid, i) => a + threadCpuNs(tid) - wcpu0[i], 0);
+  Atomics.store(control, CONTROL.STOP, 1);
+  // Core's counters are read only after every thread that raises has stopped: the raiser (awaited
+  // here) and the service workers' handlers (stopped by d.stop()).
+  await raiserExit;
+  await d.stop();
+  if (errors.length > 0) throw errors[0];
+  const t = d.stats().totals;
+  let expected = initial + counts[w];
+  for (let i = 0; i < w; i++) expected += counts[i];
+  const accounting = {
+    raised: t.raised,
+    delivered: t.delivered,
+    coalesced: t.coalesced,
+    pending: t.pending,
+    dropped: t.dropped,
+    expected,
+    balanced: t.raised === expected && t.raised === t.delivered + t.coalesced + t.pending + t.dropped,
+  };
+  const handled = s1.totals.handled - s0.totals.handled;
+  const raises = s1.totals.raised - s0.totals.raised;
+  const coalesced = s1.totals.coalesced - s0.totals.coalesced;
+  const w0 = s0.workers;
+  const wakeups = s1.workers.reduce((a, w, i) => a + w.wakeups - w0[i].wakeups, 0);
+  const polls = s1.workers.reduce((a, w, i) => a + w.polls - w0[i].polls, 0);
+  const inPoll = s1.vectors.filter((v) => v.mode === 'poll').length;
+  return {
+    name: `dispatch ${opts.loop} loop (${opts.mode})`,
+    threads:
+      opts.loop === 'closed'
+        ? `${opts.threads} service workers (handlers re-raise) + main idle`
+        : `${opts.threads} service workers + 1 raiser thread + main idle`,
+    seconds,
+    handled,
+    raises,
+    coalesced,
+    handledPerSec: handled / seconds,
+    raisesPerSec: raises / seconds,
+    coalescedPct: raises > 0 ? (100 * coalesced) / raises : 0,
+    latencyUs: summarize(lat.totals()),
+    cpuNsPerHandled: ((cpu.user + cpu.system) * 1000) / Math.max(1, handled),
+    extra: {
+      wakeupsPerHandled: wakeups / Math.max(1, handled),
+      polls,
+      vectorsInPollMode: inPoll,
+      /** The service workers' own CPU (thread clocks, 10 ms ticks) per handled event, ns. */
+      workerCpuNsPerHandled: workerCpuNs / Math.max(1, handled),
+    },
+    accounting,
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * The figures of a bench run (issue 12's list: each a ratio to a baseline of the same run, or an
+ * absolute value the issue states a target for), and the summary of several runs: per figure the
+ * median and the spread (min–max), the machine and the load at start and end.
+ */
+import { table } from '../format.js';
+import { median } from './stats-math.js';
+import type { ThroughputResult } from './throughput.js';
+
+/** A target: the figure must be at least / at most `value`. */
+export interface Target {
+  op: '>=' | '<=';
+  value: number;
+}
+
+/** One reported figure of one run. */
+export interface Figure {
+  key: string;
+  label: string;
+  /** 'x' a ratio; 'us' microseconds; 'M/s' millions per second; 'ns' nanoseconds. */
+  unit: 'x' | 'us' | 'M/s' | 'ns';
+  value: number;
+  target?: Target;
+}
+
+/** Whether `value` meets `target` (undefined without a target or for a NaN value). */
+export function meets(value: number, target: Target | undefined): boolean | undefined {
+  if (target === undefined || Number.isNaN(value)) return undefined;
+  return target.op === '>=' ? value >= target.value : value <= target.value;
+}
+
+/** The figures of one run, in report order. */
+export function figuresOf(r: ThroughputResult): Figure[] {
+  const x = r.ratios;
+  const f = (key: string, label: string, unit: Figure['unit'], value: number, target?: Target): Figure =>
+    target ? { key, label, unit, value, target } : { key, label, unit, value };
+  return [
+    f('closedVsPiscina', 'closed loop ÷ piscina task per event, handled/s', 'x', x.closedVsPiscina, {
+      op: '>=',
+      value: 100,
+    }),
+    f('closedVsEpoll', 'closed loop ÷ eventfd + epoll wake per event, handled/s', 'x', x.closedVsEpoll),
+    f('cpuPiscinaOverClosed', 'CPU per event: piscina ÷ closed loop', 'x', x.cpuPiscinaOverClosed),
+    f('closedCpuNs', 'closed loop CPU per event (goal ≤ 200 ns)', 'ns', r.phases.closed.cpuNsPerHandled, {
+      op: '<=',
+      value: 200,
+    }),
+    f(
+      'openAbsorbed',
+      'open loop raises absorbed from one raiser thread',
+      'M/s',
+      r.phases.open.raisesPerSec / 1e6,
+      {
+        op: '>=',
+        value: 10,
+      },
+    ),
+    f('openAbsorbedVsPiscina', 'open loop raises absorbed ÷ piscina', 'x', x.openAbsorbedVsPiscina),
+    f('cpu2048Over16', 'CPU per event, 2048 vectors ÷ 16 vectors', 'x', x.cpu2048Over16, {
+      op: '<=',
+      value: 1.3,
+    }),
+    f('busyP50', 'latency, busy: p50', 'us', r.latency.busy.p50, { op: '<=', value: 1 }),
+    f('busyP99', 'latency, busy: p99', 'us', r.latency.busy.p99, { op: '<=', value: 5 }),
+    f('busyP50VsSpin', 'latency, busy: p50 ÷ raw spin hand-off p50', 'x', x.busyP50VsSpin),
+    f(
+      'sleepingP50VsWake',
+      'latency, sleeping: p50 ÷ raw Atomics.wait/notify wake p50',
+      'x',
+      x.sleepingP50VsWake,
+      {
+        op: '<=',
+        value: 1.2,
+      },
+    ),
+    f('sleepingP99VsWake', 'latency, sleeping: p99 ÷ raw wake p99', 'x', x.sleepingP99VsWake),
+    f('eventfdVsC', 'kernel eventfds: service worker CPU per event ÷ C epoll drain', 'x', x.eventfdVsC, {
+      op: '<=',
+      value: 1.5,
+    }),
+  ];
+}
+
+/** A figure's value for a table. */
+export function formatValue(value: number, unit: Figure['unit']): string {
+  if (Number.isNaN(value)) return 'n/a';
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  const n = value.toFixed(digits);
+  return unit === 'x' ? `${n}×` : unit === 'us' ? `${n} µs` : unit === 'ns' ? `${n} ns` : `${n}M/s`;
+}
+
+/** A target for a table: "≥ 100×". */
+export function formatTarget(t: Target | undefined, unit: Figure['unit']): string {
+  return t === undefined ? '' : `${t.op === '>=' ? '≥' : '≤'} ${formatValue(t.value, unit)}`;
+}
+
+/** One figure over several runs. */
+export interface FigureSummary {
+  key: string;
+  label: string;
+  unit: Figure['unit'];
+  target?: Target;
+  /** Each run's value, in run order (NaN where a run could not measure it). */
+  values: number[];
+  median: number;
+  min: number;
+  max: number;
+  /** Whether the median meets the target (undefined without one). */
+  met?: boolean;
+}
+
+/** Per figure, the median and the spread of the runs' values (NaN values left out). */
+export function summarizeRuns(runs: readonly ThroughputResult[]): FigureSummary[] {
+  if (runs.length === 0) return [];
+  const per = runs.map(figuresOf);
+  return per[0].map((first, i) => {
+    const values = per.map((figs) => figs[i].value);
+    const ok = values.filter((v) => !Number.isNaN(v));
+    const med = median(ok);
+    const s: FigureSummary = {
+      key: first.key,
+      label: first.label,
+      unit: first.unit,
+      values,
+      median: med,
+      min: ok.length ? Math.min(...ok) : Number.NaN,
+      max: ok.length ? Math.max(...ok) : Number.NaN,
+    };
+    if (first.target) {
+      s.target = first.target;
+      s.met = meets(med, first.target);
+    }
+    return s;
+  });
+}
+
+const verdict = (met: boolean | undefined) => (met === undefined ? '' : met ? 'met' : 'NOT met');
+const load = (l: readonly number[]) => l.map((v) => v.toFixed(2)).join(' / ');
+
+/** Rows of a one-run figure table: figure, value, target, verdict. */
+export function figureRows(r: ThroughputResult): string[][] {
+  return figuresOf(r).map((f) => [
+    f.label,
+    formatValue(f.value, f.unit),
+    formatTarget(f.target, f.unit),
+    verdict(meets(f.value, f.target)),
+  ]);
+}
+
+/**
+ * The multi-run report: the machine, the load at the start and end of the whole series, each run's
+ * own load, and per figure its median, spread and whether the median meets the target.
+ */
+export function formatRunsReport(
+  runs: readonly ThroughputResult[],
+  opts: { command: string; loadStart: readonly number[]; loadEnd: readonly number[] },
+): string {
+  const m = runs[0].machine;
+  const o = runs[0].options;
+  const rows = summarizeRuns(runs).map((s) => [
+    s.label,
+    formatValue(s.median, s.unit),
+    `${formatValue(s.min, s.unit)} – ${formatValue(s.max, s.unit)}`,
+    formatTarget(s.target, s.unit),
+    verdict(s.met),
+  ]);
+  const out = [
+    `virq bench: ${runs.length} runs, each a fresh process (${opts.command})`,
+    `machine: ${m.cpuModel}, ${m.cpus} CPUs, Node ${m.node}; ${o.vectors} vectors, ${o.threads} workers, ` +
+      `mode ${o.mode}, ${(o.durationMs / 1000).toFixed(1)} s measured per run`,
+    `load average (1/5/15 min): ${load(opts.loadStart)} at the start, ${load(opts.loadEnd)} at the end`,
+    `per run, 1-min load at start → end: ${runs.map((r) => `${r.load.start[0].toFixed(2)}→${r.load.end[0].toFixed(2)}`).join(', ')}`,
+    '',
+    table(
+      [
+        'figure (each run: a ratio within the run)',
+        `median of ${runs.length}`,
+        'spread (min – max)',
+        'target',
+        '',
+      ],
+      rows,
+    ),
+  ];
+  const unmet = summarizeRuns(runs).filter((s) => s.met === false);
+  out.push(
+    '',
+    unmet.length === 0
+      ? 'every target met (medians)'
+      : `targets not met (medians): ${unmet.map((s) => s.key).join(', ')}`,
+  );
+  return out.join('\n');
+}
