@@ -1,0 +1,54 @@
+import { readdirSync } from 'node:fs';
+import test from 'ava';
+import { runDispatcherPhase } from '../src/bench/phase-dispatch.js';
+import { runEventfdPhase } from '../src/bench/phase-eventfd.js';
+import { runLatencyPhase } from '../src/bench/phase-latency.js';
+
+// Smoke tests of the bench phases: they run, and their accounting is exact. No timing is asserted.
+const fds = () => readdirSync('/proc/self/fd').length;
+
+test.serial('latency phase: every raise the raiser made is counted once and accounted for', async (t) => {
+  const before = fds();
+  const r = await runLatencyPhase({ durationMs: 200, warmupMs: 20 });
+  const a = r.accounting;
+  t.true(a.expected > 0);
+  t.is(a.raised, a.expected);
+  t.is(a.raised, a.delivered + a.coalesced + a.pending + a.dropped);
+  t.true(a.balanced);
+  // One vector, one raise outstanding at a time: a raise is never coalesced into another.
+  t.is(a.coalesced, 0);
+  t.is(r.gapMs, 0.3);
+  t.is(fds(), before, 'no fd left behind');
+});
+
+test.serial('kernel-eventfd phase: exact accounting over kernel eventfds, and the C drain ran', async (t) => {
+  const before = fds();
+  const r = await runEventfdPhase({ vectors: 16, durationMs: 150, warmupMs: 20 });
+  const a = r.dispatch.accounting!;
+  t.true(a.expected >= 16, 'the raiser made at least one batch');
+  t.is(a.raised, a.expected);
+  t.is(a.raised, a.delivered + a.coalesced + a.pending + a.dropped);
+  t.true(a.balanced);
+  t.is(r.skipped, undefined, 'gcc and bench/c are there in this checkout');
+  t.is(r.cSamples.length, 7);
+  t.true(r.cSamples.every((ns) => ns > 0));
+  t.is(r.ratio, r.dispatchNsPerEvent / r.cNsPerEvent);
+  t.is(fds(), before, 'no fd left behind');
+});
+
+for (const loop of ['closed', 'open'] as const) {
+  test.serial(`${loop} loop at 2048 vectors: raised is exactly what the bench raised`, async (t) => {
+    const r = await runDispatcherPhase({
+      loop,
+      vectors: 2048,
+      threads: 2,
+      mode: 'hybrid',
+      durationMs: 100,
+      warmupMs: 20,
+    });
+    const a = r.accounting!;
+    t.true(a.expected >= 2048);
+    t.is(a.raised, a.expected);
+    t.true(a.balanced);
+  });
+}

@@ -1,0 +1,100 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { figuresOf, formatRunsReport, meets, summarizeRuns } from '../src/bench/report.js';
+import { median } from '../src/bench/stats-math.js';
+import type { ThroughputResult } from '../src/bench/throughput.js';
+
+test('median: the middle value, or the mean of the middle two; NaN for none', (t) => {
+  t.is(median([3, 1, 2]), 2);
+  t.is(median([4, 1, 3, 2]), 2.5);
+  t.is(median([7]), 7);
+  t.true(Number.isNaN(median([])));
+  fc.assert(
+    fc.property(
+      fc.array(fc.double({ noNaN: true, min: -1e9, max: 1e9 }), { minLength: 1, maxLength: 50 }),
+      (xs) => {
+        const m = median(xs);
+        // At least half the values are <= m and at least half are >= m.
+        t.true(xs.filter((x) => x <= m).length * 2 >= xs.length);
+        t.true(xs.filter((x) => x >= m).length * 2 >= xs.length);
+        t.deepEqual(median([...xs].reverse()), m, 'order does not matter');
+      },
+    ),
+  );
+});
+
+test('meets: >= and <= targets, and no verdict without a target or for NaN', (t) => {
+  t.true(meets(100, { op: '>=', value: 100 }));
+  t.false(meets(99.9, { op: '>=', value: 100 }));
+  t.true(meets(1.2, { op: '<=', value: 1.2 }));
+  t.false(meets(1.21, { op: '<=', value: 1.2 }));
+  t.is(meets(5, undefined), undefined);
+  t.is(meets(Number.NaN, { op: '<=', value: 1 }), undefined);
+});
+
+// A result with just what figuresOf reads; `k` scales every figure so runs differ.
+function fakeRun(k: number, loadStart = 0.5): ThroughputResult {
+  const phase = (cpu: number, raises = 0) => ({ cpuNsPerHandled: cpu, raisesPerSec: raises });
+  const lat = (p50: number, p99: number) => ({ p50, p99 });
+  return {
+    machine: { node: 'v20', cpus: 2, cpuModel: 'Test CPU' },
+    load: { start: [loadStart, 0.4, 0.3], end: [loadStart + 0.1, 0.4, 0.3] },
+    options: { durationMs: 5000, vectors: 256, threads: 2, mode: 'hybrid' },
+    phases: { closed: phase(300 * k), open: phase(0, 12e6 * k) },
+    latency: { busy: lat(0.8 * k, 4 * k) },
+    ratios: {
+      closedVsPiscina: 90 * k,
+      closedVsEpoll: 20 * k,
+      openAbsorbedVsPiscina: 250 * k,
+      openHandledVsPiscina: 1,
+      cpuPiscinaOverClosed: 80 * k,
+      cpu2048Over16: 1.1 * k,
+      busyP50VsSpin: 3 * k,
+      sleepingP50VsWake: 1.1 * k,
+      sleepingP99VsWake: 1.5 * k,
+      eventfdVsC: k === 2 ? Number.NaN : 1.4 * k,
+    },
+  } as unknown as ThroughputResult;
+}
+
+test('summarizeRuns: per figure the runs values, their median and min-max, NaN runs left out', (t) => {
+  const runs = [fakeRun(1), fakeRun(1.2), fakeRun(0.9), fakeRun(2)];
+  const s = summarizeRuns(runs);
+  t.is(s.length, figuresOf(runs[0]).length);
+  const closed = s.find((x) => x.key === 'closedVsPiscina')!;
+  t.deepEqual(closed.values, [90, 108, 81, 180]);
+  t.is(closed.median, (90 + 108) / 2);
+  t.is(closed.min, 81);
+  t.is(closed.max, 180);
+  t.false(closed.met, 'median 99 < 100');
+  const open = s.find((x) => x.key === 'openAbsorbed')!;
+  t.true(Math.abs(open.median - (12 + 14.4) / 2) < 1e-9);
+  t.true(open.met);
+  const ev = s.find((x) => x.key === 'eventfdVsC')!;
+  t.true(Number.isNaN(ev.values[3]));
+  t.is(ev.median, 1.4);
+  t.is(ev.max, 1.4 * 1.2);
+  t.deepEqual(summarizeRuns([]), []);
+});
+
+test('formatRunsReport names the machine, the load, each median and spread, and the targets not met', (t) => {
+  const runs = [fakeRun(1, 0.25), fakeRun(1.2, 0.5), fakeRun(0.9, 0.75)];
+  const text = formatRunsReport(runs, {
+    command: 'virq bench --runs 3',
+    loadStart: [0.2, 0.3, 0.4],
+    loadEnd: [1, 2, 3],
+  });
+  t.regex(text, /^virq bench: 3 runs, each a fresh process \(virq bench --runs 3\)/);
+  t.regex(text, /machine: Test CPU, 2 CPUs, Node v20/);
+  t.regex(
+    text,
+    /load average \(1\/5\/15 min\): 0\.20 \/ 0\.30 \/ 0\.40 at the start, 1\.00 \/ 2\.00 \/ 3\.00 at the end/,
+  );
+  t.regex(text, /0\.25→0\.35, 0\.50→0\.60, 0\.75→0\.85/);
+  t.regex(
+    text,
+    /closed loop ÷ piscina task per event, handled\/s\s+90\.0×\s+81\.0× – 108×\s+≥ 100×\s+NOT met/,
+  );
+  t.regex(text, /CPU per event, 2048 vectors ÷ 16 vectors\s+1\.10×\s+0\.99× – 1\.32×\s+≤ 1\.30×\s+met/);
+  t.regex(text, /targets not met \(medians\): closedVsPiscina, closedCpuNs/);
+});
