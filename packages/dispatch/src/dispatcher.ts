@@ -324,7 +324,7 @@ export class Dispatcher extends EventEmitter {
     const from = new Map<number, number[]>();
     const to = new Map<number, number[]>();
     // A stalled worker (watchdog.ts) answers nothing: no vector moves onto it or off it.
-    const stalled = (w: number) => this.slots[w].stalled >= 0;
+    const stalled = (w: number) => this.slots[w].isStalled();
     const was = new Int32Array(this.vectors.length);
     for (let pos = 0; pos < this.vectors.length; pos++) {
       const cur = state!.vget(pos, VI.OWNER);
@@ -365,8 +365,9 @@ export class Dispatcher extends EventEmitter {
   }
   /**
    * @internal Fault injection for `virq soak` and the tests: terminate service worker `slot` from
-   * outside at whatever point it is, as a crash would; crash recovery then replaces it and
-   * redelivers what it held in flight.
+   * outside, as a crash would; crash recovery then replaces it and redelivers what it held in flight.
+   * The terminate lands inside a handler or at the loop head, never mid-bookkeeping (see
+   * WorkerSlot.terminate): every raise stays accounted.
    */
   async terminateWorker(slot: number): Promise<void> {
     await this.slots[slot]?.terminate(KILL_GRACE_MS);

@@ -110,7 +110,6 @@ export class Watchdog {
       const cur = state.wget(w, WI.CURRENT);
       if (slot.worker === undefined || cur < 0 || (cur & CUR_BOOK) !== 0) {
         this.wPos[w] = -1;
-        slot.stalled = -1; // the stuck call returned (or the worker is gone)
         continue;
       }
       const pos = cur & CUR_POS;
@@ -122,7 +121,6 @@ export class Watchdog {
         this.wInc[w] = inc;
         this.wSince[w] = now;
         this.wDone[w] = 0;
-        slot.stalled = -1; // a call completed, or another began: the stuck one is over
         continue;
       }
       const ms = now - this.wSince[w];
@@ -183,7 +181,7 @@ export class Watchdog {
     slot.stalled = pos;
     // Requests it will never answer (a rebalance waiting on it goes on; see doRebalance).
     slot.abandonRequests();
-    const healthy = slots.filter((s) => s !== slot && s.worker !== undefined && s.stalled < 0);
+    const healthy = slots.filter((s) => s !== slot && s.worker !== undefined && !s.isStalled());
     if (healthy.length === 0) return true;
     const to = new Map<WorkerSlot, number[]>();
     let k = 0;

@@ -8,6 +8,7 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DispatchError, type DispatchErrorEvent, toError } from './errors.js';
 import {
   CUR_BOOK,
+  CUR_EVICT,
   CUR_KILL,
   CUR_POS,
   type DispatchState,
@@ -220,6 +221,21 @@ export class WorkerSlot {
       await new Promise((r) => setTimeout(r, nap));
     }
     if (this.worker === worker) await worker.terminate();
+  }
+
+  /**
+   * True while the call the watchdog found stuck still runs. Read live from CURRENT (the watchdog's
+   * sample may be stale): once the handler returned, the worker forgets the moved vectors before it
+   * reads any control request, so a rebalance may involve it again at once.
+   */
+  isStalled(): boolean {
+    if (this.stalled < 0) return false;
+    const c = this.host.state.wget(this.id, WI.CURRENT);
+    // The flag the watchdog set is still there: the stuck call has not returned (a new call of the
+    // same vector would have stored CURRENT afresh, without it).
+    if (c >= 0 && (c & (CUR_EVICT | CUR_BOOK)) === CUR_EVICT && (c & CUR_POS) === this.stalled) return true;
+    this.stalled = -1;
+    return false;
   }
 
   /** Wakes the worker to look at its control port and at STOP. */

@@ -60,11 +60,16 @@ async function hungDispatcher(
 /** Handled counts of `positions`. */
 const handled = (f: Recorded, positions: number[]) => positions.map((p) => f.d.stats().vectors[p].handled);
 
-for (const onStall of ['report', 'restart'] as const) {
+for (const [onStall, triggers] of [
+  ['report', 'memory'],
+  ['restart', 'memory'],
+  ['report', 'eventfd'],
+  ['restart', 'eventfd'],
+] as const) {
   test.serial(
-    `${onStall}: a handler stuck in for(;;) is reported, its worker's other vectors go on elsewhere`,
+    `${onStall} (${triggers} triggers): a handler stuck in for(;;) is reported, its worker's other vectors go on elsewhere`,
     async (t) => {
-      const f = await hungDispatcher(t, { onStall });
+      const f = await hungDispatcher(t, { onStall, triggers });
       const { d, dev, h, stalls, errors, restarts } = f;
       const STUCK = 2;
       const w = d.ownerOf(STUCK);
@@ -97,13 +102,17 @@ for (const onStall of ['report', 'restart'] as const) {
       if (onStall === 'report') {
         t.is(Atomics.load(h, HANGING), 1, 'still spinning: the moved vectors were handled meanwhile');
         t.is(d.stats().vectors[STUCK].pending, 1, 'its raise is held (in flight) by the stuck call');
+        // rebalance() moves nothing onto (or off) the stalled worker meanwhile.
+        await d.rebalance(() => w);
+        t.is(d.ownerOf(STUCK), w);
+        for (const p of siblings) t.not(d.ownerOf(p), w, `vector ${p} not moved back onto the stuck worker`);
         Atomics.store(h, RELEASE, 1);
       } else {
         await waitFor(() => restarts.length === 1, 30_000, 'the replacement');
         t.deepEqual(restarts, [w]);
       }
       await quiesce(d, accepted);
-      // Every raise the test made, exactly: per vector 40 + 1 each for the others, 1 for the stuck one.
+      // Every raise the test made, exactly: 20 + 2 x 20 on each of the others, 1 on the stuck one.
       f.account(
         range(N).map((p) => (p === STUCK ? 1 : 60)),
         'the test',
@@ -124,6 +133,15 @@ for (const onStall of ['report', 'restart'] as const) {
       dev.raise(MSIX, STUCK);
       await quiesce(d, accepted + 1);
       t.is(d.stats().vectors[STUCK].handled, 2);
+      // The stall over, the worker takes part in rebalances again: its vectors move back, and serve.
+      await d.rebalance('spread');
+      for (const p of siblings) t.is(d.ownerOf(p), w, `vector ${p} back on worker ${w}`);
+      for (const p of range(N)) dev.raise(MSIX, p);
+      await quiesce(d, accepted + 1 + N);
+      f.account(
+        range(N).map((p) => (p === STUCK ? 3 : 61)),
+        'the test',
+      );
       t.is(f.rec.sum(R.OVERLAP), 0, 'no vector ran on two workers at once');
       await f.finish();
     },
