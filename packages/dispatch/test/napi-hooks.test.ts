@@ -64,7 +64,11 @@ for (const mode of ['poll', 'hybrid'] as const) {
         t.is(r[N.PROCESSED], produced[v], `vector ${v}: every item once`);
         t.is(r[N.PENDING], 0);
         t.is(r[N.WRONG_THREAD], 0, `vector ${v}: every call on its owner`);
+        // the NAPI budget: a cycle that used it up is completed, its poll hook never called with none
+        t.is(r[N.NO_BUDGET], 0, `vector ${v}: no poll past the cycle's budget`);
       }
+      const full = produced.filter((p) => p > 8).length;
+      t.true(full > 0, 'some vector had more work than one budget (so the budget was reached)');
       const sum = (w: number) => produced.reduce((a, _, v) => a + rows[v * NW + w], 0);
       t.true(sum(N.MASKS) > 0 && sum(N.POLLS) > 0 && sum(N.UNMASKS) > 0, 'the hooks ran');
       t.true(
@@ -117,6 +121,46 @@ test.serial(
     t.is(rows[N.WRONG_THREAD], 0);
     await quiesce(d, 5);
     await d.stop();
+    t.is(rows[N.ENABLED], 1);
+  },
+);
+
+test.serial(
+  'napi hooks: a poll cycle that used up its budget is completed, never polled on with none left',
+  async (t) => {
+    const buf = new SharedArrayBuffer(NW * 4);
+    const rows = new Int32Array(buf);
+    rows[N.ENABLED] = 1;
+    const device = new SoftDevice({ msix: { vectors: 1 } });
+    const BUDGET = 4;
+    const d = new Dispatcher({
+      device,
+      index: MSIX,
+      vectors: 1,
+      workers: 1,
+      mode: 'poll',
+      budget: BUDGET,
+      idlePolls: 3,
+      module: HOOKS,
+      // the interrupt's handler call takes one item: the other 40 are the polls' (ten budgets)
+      data: { buf, handlerTakes: 1 },
+    });
+    await d.start();
+    try {
+      t.true(produce(device, rows, 0, 41));
+      await waitFor(
+        () => Atomics.load(rows, N.PROCESSED) === 41 && Atomics.load(rows, N.ENABLED) === 1,
+        10_000,
+        'all 41 items processed and the interrupt back on',
+      );
+      t.log(`handler calls ${rows[N.HANDLER]}, polls ${rows[N.POLLS]}, unmasks ${rows[N.UNMASKS]}`);
+      t.is(rows[N.HANDLER], 1, 'one interrupt, one handler call');
+      t.is(rows[N.NO_BUDGET], 0, 'no poll call once the budget of its cycle was used up');
+      t.true(rows[N.UNMASKS] >= 40 / BUDGET, 'a completion (unmask) per budget of work at least');
+      await quiesce(d, 1);
+    } finally {
+      await d.stop();
+    }
     t.is(rows[N.ENABLED], 1);
   },
 );
