@@ -3,7 +3,7 @@
  * carries, the user's data, masking of this vector, and its counters.
  */
 import { DispatchError, outOfRange } from './errors.js';
-import { CUR_POS, type DispatchState, VC, VI, WI } from './layout.js';
+import { CUR, type DispatchState, VC, VI, WI } from './layout.js';
 import type { TableOps } from './table-ops.js';
 
 /** Counters of one vector, as `ctx.counters()` and `Dispatcher.stats()` report them. */
@@ -181,8 +181,8 @@ export function handlerRunning(env: ContextEnv, pos: number): boolean {
   return (
     owner >= 0 &&
     owner !== env.selfSlot &&
-    // CURRENT may carry the main thread's flags (CUR_KILL / CUR_EVICT) on top of the position
-    (state.wget(owner, WI.CURRENT) & CUR_POS) === pos &&
+    // CURRENT may carry the main thread's flags (CUR.KILL / CUR.EVICT) on top of the position
+    (state.wget(owner, WI.CURRENT) & CUR.POS) === pos &&
     state.vget(pos, VI.OWNER) === owner
   );
 }

@@ -101,17 +101,13 @@ export const WI = {
 } as const;
 
 /**
- * Flags the main thread sets on a worker's {@link WI.CURRENT} with compareExchange while the worker
- * is inside a handler (CURRENT = position, no CUR_BOOK); the worker takes them with the exchange that
- * follows the handler's return (which sets CUR_BOOK). KILL: park instead of doing the call's bookkeeping (it is about to be terminated, and
- * what it holds is in INFLIGHT). EVICT: the watchdog moved every other vector away; drop them.
+ * Bits on a worker's {@link WI.CURRENT} besides the position. KILL and EVICT the main thread sets with
+ * compareExchange while the worker is inside a handler (no BOOK); the worker takes them with the
+ * exchange that follows the handler's return, which sets BOOK for the call's bookkeeping. KILL: park
+ * instead of the bookkeeping (a terminate follows; the delivery is in INFLIGHT). EVICT: the watchdog
+ * re-homed every other vector; forget them.
  */
-export const CUR_KILL = 1 << 30;
-export const CUR_EVICT = 1 << 29;
-/** Set by the worker itself once the handler returned, while it does the call's bookkeeping. */
-export const CUR_BOOK = 1 << 28;
-/** The position part of {@link WI.CURRENT}. */
-export const CUR_POS = 0xffff;
+export const CUR = { KILL: 1 << 30, EVICT: 1 << 29, BOOK: 1 << 28, POS: 0xffff } as const;
 /** Int32 words per worker. */
 export const WORKER_WORDS = 8;
 

@@ -12,20 +12,7 @@
  */
 import type { TriggerSet } from '@virq/bind';
 import { type ContextEnv, VectorContext } from './context.js';
-import {
-  CUR_BOOK,
-  CUR_EVICT,
-  CUR_KILL,
-  H,
-  VC,
-  VECTOR_SLOTS,
-  VECTOR_WORDS,
-  VI,
-  WC,
-  WI,
-  WORKER_WORDS,
-  WorkerState,
-} from './layout.js';
+import { CUR, H, VC, VECTOR_SLOTS, VECTOR_WORDS, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
 import type { NapiHooks } from './module.js';
 
 /** The user's top half: fast, returns true to ask for deferred work. */
@@ -267,11 +254,11 @@ export class Servicer {
         this.report(pos, err);
       }
     }
-    // CURRENT = pos without CUR_BOOK spans exactly the handler: what the watchdog times, and the only
+    // CURRENT = pos without CUR.BOOK spans exactly the handler: what the watchdog times, and the only
     // moment (besides the loop head) the main thread may terminate this thread. This exchange takes
     // the flags it may have set meanwhile, before any bookkeeping; CURRENT keeps naming pos until the
     // bookkeeping is done, so a mask() waits for that too.
-    const was = Atomics.exchange(state.wi, cur, pos | CUR_BOOK);
+    const was = Atomics.exchange(state.wi, cur, pos | CUR.BOOK);
     if (was !== pos) this.flagged(pos, was);
     ops.consumed(pos, held);
     Atomics.sub(vi, base + VI.INFLIGHT, held);
@@ -300,13 +287,13 @@ export class Servicer {
   }
 
   /**
-   * The main thread flagged the handler call of `pos` that just ended (see CUR_KILL / CUR_EVICT):
+   * The main thread flagged the handler call of `pos` that just ended (see CUR.KILL / CUR.EVICT):
    * KILL parks before the call's bookkeeping (the delivery stays in INFLIGHT for the replacement);
    * EVICT drops every other vector, which the watchdog re-homed while this call was stuck.
    */
   private flagged(pos: number, was: number): void {
-    if ((was & CUR_KILL) !== 0) this.park();
-    if ((was & CUR_EVICT) === 0) return;
+    if ((was & CUR.KILL) !== 0) this.park();
+    if ((was & CUR.EVICT) === 0) return;
     const { state } = this.o.env;
     for (let i = this.ownedList.length - 1; i >= 0; i--) {
       const p = this.ownedList[i];

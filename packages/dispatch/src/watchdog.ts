@@ -1,33 +1,20 @@
 /**
- * The watchdog: the dispatcher's lockup detector. A handler that never returns (an infinite loop, a
- * blocking call, a deadlock) would otherwise silence every vector its worker owns until stop().
+ * The watchdog, the dispatcher's lockup detector: a handler that never returns would otherwise silence
+ * every vector its worker owns. No store of its own on the hot path: an unref'd timer samples every
+ * stallMs / 4 what the workers publish anyway — CURRENT (the position whose handler runs; CUR.BOOK once
+ * it returned) and the `events` counter (calls completed) — and a vector's ACTIVE word with its
+ * `deferredRuns` for deferred runs. The same call seen across samples spanning stallMs is a stall.
  *
- * It costs the hot path nothing of its own: what a service worker publishes anyway is enough. CURRENT
- * (WI) is the position whose handler runs (CUR_BOOK added once it returned, for its bookkeeping), and
- * the worker's `events` counter (WC) rises with every call completed. A timer on the main thread (unref'd, every stallMs / 4)
- * samples both; the same position with no call completed across samples spanning stallMs is a stall.
- * Deferred runs likewise: a vector's ACTIVE word (VI) set by its run on the pool, with `deferredRuns`
- * (counted by the main thread as each run ends) unchanged.
- *
- * What a stall does (docs/decisions.md, "Watchdog"):
- * - 'stall' { vector, worker, ms, kind } is emitted once per stuck call or run (`ms`: how long it has
- *   been stuck at least);
- * - a stuck handler's worker keeps the stuck vector (its delivery is in the middle of a handler call:
- *   nobody else may run that vector's handler meanwhile) and loses every other one at once. It cannot
- *   take part in the release/acquire of a rebalance, so its vectors are re-homed as after a crash: the
- *   watchdog flags the stuck call (CUR_EVICT with compareExchange: it fails if the call has just
- *   returned), writes the new OWNERs, and healthy workers acquire them with `recover` (what the stuck
- *   worker held in flight is delivered again, its NAPI mask lifted, a queued deferred request re-sent).
- *   Should the handler return after all, the worker takes the flag as the call ends and forgets those
- *   vectors before touching anything else;
- * - onStall 'restart' also terminates the stuck worker (safely: inside a handler it holds nothing of
- *   its own, see WorkerSlot.terminate) and replaces it; the replacement delivers the stuck vector's
- *   delivery again (counted `redelivered`). A deferred run is aborted: piscina terminates the pool
- *   thread running it (a running synchronous task cannot be cancelled any other way) and starts a
- *   new one; the run counts as failed (deferredErrors) and is queued again.
+ * A stall (README "Watchdog", docs/decisions.md): the 'stall' event, once per stuck call; the stuck
+ * worker keeps the stuck vector (a second owner would run its handler beside the stuck call) and its
+ * other vectors are re-homed at once as after a crash — it cannot answer a rebalance's release: the
+ * call is flagged (CUR.EVICT by compareExchange, which fails if it has just returned), OWNERs written,
+ * healthy workers acquire with `recover`. onStall 'restart' also terminates and replaces the worker
+ * (WorkerSlot.terminate: inside a handler it holds nothing of its own), or aborts a stuck deferred
+ * run (piscina terminates that pool thread, the only way to stop a running synchronous task).
  */
 import type { DeferredWork } from './deferred.js';
-import { CUR_BOOK, CUR_EVICT, CUR_POS, type DispatchState, VC, VI, WC, WI, WORKER_WORDS } from './layout.js';
+import { CUR, type DispatchState, VC, VI, WC, WI, WORKER_WORDS } from './layout.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /** The payload of the Dispatcher's 'stall' event. */
@@ -106,13 +93,13 @@ export class Watchdog {
     const { state, slots, stallMs } = this.host;
     for (let w = 0; w < slots.length; w++) {
       const slot = slots[w];
-      // Bookkeeping after the handler returned (CUR_BOOK) is the worker's own, and short.
+      // Bookkeeping after the handler returned (CUR.BOOK) is the worker's own, and short.
       const cur = state.wget(w, WI.CURRENT);
-      if (slot.worker === undefined || cur < 0 || (cur & CUR_BOOK) !== 0) {
+      if (slot.worker === undefined || cur < 0 || (cur & CUR.BOOK) !== 0) {
         this.wPos[w] = -1;
         continue;
       }
-      const pos = cur & CUR_POS;
+      const pos = cur & CUR.POS;
       const events = state.wcounter(w, WC.events);
       const inc = state.wget(w, WI.INCARNATION);
       if (pos !== this.wPos[w] || events !== this.wEvents[w] || inc !== this.wInc[w]) {
@@ -176,8 +163,8 @@ export class Watchdog {
     const wi = state.wi;
     const at = slot.id * WORKER_WORDS + WI.CURRENT;
     const c = Atomics.load(wi, at);
-    if (c < 0 || (c & CUR_POS) !== pos || (c & CUR_BOOK) !== 0) return false;
-    if ((c & CUR_EVICT) === 0 && Atomics.compareExchange(wi, at, c, c | CUR_EVICT) !== c) return false;
+    if (c < 0 || (c & CUR.POS) !== pos || (c & CUR.BOOK) !== 0) return false;
+    if ((c & CUR.EVICT) === 0 && Atomics.compareExchange(wi, at, c, c | CUR.EVICT) !== c) return false;
     slot.stalled = pos;
     // Requests it will never answer (a rebalance waiting on it goes on; see doRebalance).
     slot.abandonRequests();

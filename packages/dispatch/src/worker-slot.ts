@@ -6,19 +6,7 @@
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DispatchError, type DispatchErrorEvent, toError } from './errors.js';
-import {
-  CUR_BOOK,
-  CUR_EVICT,
-  CUR_KILL,
-  CUR_POS,
-  type DispatchState,
-  H,
-  VI,
-  WC,
-  WI,
-  WORKER_WORDS,
-  WorkerState,
-} from './layout.js';
+import { CUR, type DispatchState, H, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
 import type { ServiceWorkerData, WorkerMessage } from './service-worker.js';
 import type { ControlMessage } from './servicer.js';
 
@@ -154,7 +142,7 @@ export class WorkerSlot {
     state.wset(this.id, WI.STATE, WorkerState.DEAD);
     const current = state.wget(this.id, WI.CURRENT);
     state.wset(this.id, WI.CURRENT, -1);
-    const vector = current >= 0 ? vectors[current & CUR_POS] : undefined;
+    const vector = current >= 0 ? vectors[current & CUR.POS] : undefined;
     const quiet = this.quietExit;
     this.quietExit = false;
     const cause = this.lastError ?? new Error(`worker exited with code ${code}`);
@@ -196,7 +184,7 @@ export class WorkerSlot {
    * it holds: terminate() lands wherever the thread is, and between reading a trigger and storing the
    * count in INFLIGHT, or between recording a delivery and taking it off INFLIGHT, one interrupt would
    * be lost or counted twice. So it lands only where nothing is held in the thread's own memory:
-   * inside a handler (CURRENT >= 0 without CUR_BOOK, claimed with compareExchange; should the handler
+   * inside a handler (CURRENT >= 0 without CUR.BOOK, claimed with compareExchange; should the handler
    * return first, the worker parks before its bookkeeping) or parked at its loop head (WI.KILL, which the worker checks
    * each iteration after a kick). A worker in neither within `graceMs` (stuck outside a handler, e.g.
    * in a driver's NAPI hook) is terminated wherever it is. `quiet`: the caller reported it already.
@@ -214,8 +202,8 @@ export class WorkerSlot {
     for (let nap = 0.05; this.worker === worker; nap = Math.min(nap * 2, 5)) {
       if (state.wget(this.id, WI.KILL) === 2) break;
       const c = Atomics.load(wi, cur);
-      const inHandler = c >= 0 && (c & CUR_BOOK) === 0;
-      if (inHandler && ((c & CUR_KILL) !== 0 || Atomics.compareExchange(wi, cur, c, c | CUR_KILL) === c))
+      const inHandler = c >= 0 && (c & CUR.BOOK) === 0;
+      if (inHandler && ((c & CUR.KILL) !== 0 || Atomics.compareExchange(wi, cur, c, c | CUR.KILL) === c))
         break;
       if (performance.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, nap));
@@ -233,7 +221,7 @@ export class WorkerSlot {
     const c = this.host.state.wget(this.id, WI.CURRENT);
     // The flag the watchdog set is still there: the stuck call has not returned (a new call of the
     // same vector would have stored CURRENT afresh, without it).
-    if (c >= 0 && (c & (CUR_EVICT | CUR_BOOK)) === CUR_EVICT && (c & CUR_POS) === this.stalled) return true;
+    if (c >= 0 && (c & (CUR.EVICT | CUR.BOOK)) === CUR.EVICT && (c & CUR.POS) === this.stalled) return true;
     this.stalled = -1;
     return false;
   }
