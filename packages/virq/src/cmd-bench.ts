@@ -74,8 +74,7 @@ export async function runBench(argv: string[]): Promise<number> {
   // The sweep feeds the HTML report's "throughput against vector count" plot.
   const sweep = html ? [1, 4, 16, 64, 256, 1024].filter((n) => n <= Math.max(vectors, 256)) : [];
 
-  const { runThroughputBench } = await import('./bench/throughput.js');
-  const { figureRows } = await import('./bench/report.js');
+  const { figureRows, runThroughputBench } = await import('@virq/bench-harness');
   const bar = new ProgressBar();
   process.stderr.write(
     `virq bench: ${vectors} MSI-X vectors, ${threads} workers, mode ${mode}, ${(durationMs / 1000).toFixed(1)} s` +
@@ -140,7 +139,7 @@ export async function runBench(argv: string[]): Promise<number> {
  * JIT, heap and thread placement of its own), then the median and spread of every figure.
  */
 async function runSeries(argv: string[], runs: number, json: string | undefined): Promise<number> {
-  const { formatRunsReport, summarizeRuns } = await import('./bench/report.js');
+  const { formatRunsReport, summarizeRuns } = await import('@virq/bench-harness');
   const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -177,7 +176,7 @@ async function runSeries(argv: string[], runs: number, json: string | undefined)
   }
   const loadEnd = loadavg();
   const command = `virq bench ${argv.join(' ')}`.trim();
-  process.stdout.write(`\n${formatRunsReport(results, { command, loadStart, loadEnd })}\n`);
+  process.stdout.write(`\n${formatRunsReport(results, { command, loadStart, loadEnd, table })}\n`);
   if (json) {
     const summary = summarizeRuns(results);
     writeFileSync(

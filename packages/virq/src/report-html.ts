@@ -1,4 +1,4 @@
-import type { ThroughputResult } from './bench/throughput.js';
+import type { ThroughputResult } from '@virq/bench-harness';
 import { nanos, si } from './format.js';
 import { lineChart } from './svg-chart.js';
 

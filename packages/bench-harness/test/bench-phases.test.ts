@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import test from 'ava';
-import { runDispatcherPhase } from '../src/bench/phase-dispatch.js';
-import { runEventfdPhase } from '../src/bench/phase-eventfd.js';
-import { runLatencyPhase } from '../src/bench/phase-latency.js';
+import { runDispatcherPhase } from '../src/phase-dispatch.js';
+import { runEventfdPhase } from '../src/phase-eventfd.js';
+import { runLatencyPhase } from '../src/phase-latency.js';
 
 // Smoke tests of the bench phases: they run, and their accounting is exact. No timing is asserted.
 const fds = () => readdirSync('/proc/self/fd').length;

@@ -1,14 +1,16 @@
 /**
- * `virq/bench`: the throughput harness behind `virq bench`, for scripts that want the numbers
- * without the CLI (the repository's bench/ suites use it this way). Every figure is a ratio to a
- * baseline measured in the same run.
+ * @virq/bench-harness: the harness behind `virq bench` (re-exported as `virq/bench`), for scripts
+ * that want the numbers without the CLI (the repository's bench/ suites use it this way). Every
+ * figure is a ratio to a baseline measured in the same run.
  */
 export {
   type Figure,
   type FigureSummary,
+  figureRows,
   figuresOf,
   formatRunsReport,
   summarizeRuns,
+  type Table,
   type Target,
 } from './report.js';
 export {

@@ -1,12 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import {
-  BUCKETS,
-  bucketOf,
-  bucketValue,
-  LatencyBuckets,
-  summarize,
-} from '../src/bench/throughput-latency.js';
+import { BUCKETS, bucketOf, bucketValue, LatencyBuckets, summarize } from '../src/throughput-latency.js';
 
 // The exact percentile of a sample, HdrHistogram's way: the smallest value with at least p% of the
 // sample at or below it.

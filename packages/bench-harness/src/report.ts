@@ -3,7 +3,6 @@
  * absolute value the issue states a target for), and the summary of several runs: per figure the
  * median and the spread (min–max), the machine and the load at start and end.
  */
-import { table } from '../format.js';
 import { median } from './stats-math.js';
 import type { ThroughputResult } from './throughput.js';
 
@@ -153,7 +152,7 @@ export function figureRows(r: ThroughputResult): string[][] {
  */
 export function formatRunsReport(
   runs: readonly ThroughputResult[],
-  opts: { command: string; loadStart: readonly number[]; loadEnd: readonly number[] },
+  opts: { command: string; loadStart: readonly number[]; loadEnd: readonly number[]; table: Table },
 ): string {
   const m = runs[0].machine;
   const o = runs[0].options;
@@ -171,7 +170,7 @@ export function formatRunsReport(
     `load average (1/5/15 min): ${load(opts.loadStart)} at the start, ${load(opts.loadEnd)} at the end`,
     `per run, 1-min load at start → end: ${runs.map((r) => `${r.load.start[0].toFixed(2)}→${r.load.end[0].toFixed(2)}`).join(', ')}`,
     '',
-    table(
+    opts.table(
       [
         'figure (each run: a ratio within the run)',
         `median of ${runs.length}`,
@@ -191,3 +190,6 @@ export function formatRunsReport(
   );
   return out.join('\n');
 }
+
+/** A plain-text table renderer (virq's format.ts `table`): header, rows → aligned lines. */
+export type Table = (header: readonly string[], rows: readonly (readonly string[])[]) => string;

@@ -1,8 +1,12 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { figuresOf, formatRunsReport, meets, summarizeRuns } from '../src/bench/report.js';
-import { median } from '../src/bench/stats-math.js';
-import type { ThroughputResult } from '../src/bench/throughput.js';
+import { figuresOf, formatRunsReport, meets, summarizeRuns } from '../src/report.js';
+import { median } from '../src/stats-math.js';
+import type { ThroughputResult } from '../src/throughput.js';
+
+// The CLI's renderer in miniature: cells joined by two spaces, rows by newlines.
+const table = (h: readonly string[], rows: readonly (readonly string[])[]) =>
+  [h, ...rows].map((r) => r.join('  ')).join('\n');
 
 test('median: the middle value, or the mean of the middle two; NaN for none', (t) => {
   t.is(median([3, 1, 2]), 2);
@@ -83,6 +87,7 @@ test('formatRunsReport names the machine, the load, each median and spread, and 
     command: 'virq bench --runs 3',
     loadStart: [0.2, 0.3, 0.4],
     loadEnd: [1, 2, 3],
+    table,
   });
   t.regex(text, /^virq bench: 3 runs, each a fresh process \(virq bench --runs 3\)/);
   t.regex(text, /machine: Test CPU, 2 CPUs, Node v20/);

@@ -15,8 +15,8 @@ import { runDispatcherPhase } from './phase-dispatch.js';
 import { median } from './stats-math.js';
 import type { EventfdResult } from './throughput-types.js';
 
-/** The repository's C baseline, if this is a checkout (dist/src/bench → the root's bench/c). */
-const C_SOURCE = fileURLToPath(new URL('../../../../../bench/c/native-baseline.c', import.meta.url));
+/** The repository's C baseline, if this is a checkout (packages/bench-harness/dist/src → the root's bench/c). */
+const C_SOURCE = fileURLToPath(new URL('../../../../bench/c/native-baseline.c', import.meta.url));
 
 /** Compiles and runs the C drain: `samples` samples of `rounds` rounds over `fds` eventfds. */
 function runCDrain(fds: number, rounds: number, samples: number): number[] | string {
