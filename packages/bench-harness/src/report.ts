@@ -31,8 +31,12 @@ export function meets(value: number, target: Target | undefined): boolean | unde
 /** The figures of one run, in report order. */
 export function figuresOf(r: ThroughputResult): Figure[] {
   const x = r.ratios;
-  const f = (key: string, label: string, unit: Figure['unit'], value: number, target?: Target): Figure =>
-    target ? { key, label, unit, value, target } : { key, label, unit, value };
+  // A result read back from JSON holds null where the run had NaN or Infinity (a baseline that handled
+  // nothing in its window): such a figure is not a measurement.
+  const f = (key: string, label: string, unit: Figure['unit'], v: number | null, target?: Target): Figure => {
+    const value = typeof v === 'number' && Number.isFinite(v) ? v : Number.NaN;
+    return target ? { key, label, unit, value, target } : { key, label, unit, value };
+  };
   return [
     f('closedVsPiscina', 'closed loop ÷ piscina task per event, handled/s', 'x', x.closedVsPiscina, {
       op: '>=',

@@ -81,6 +81,24 @@ test('summarizeRuns: per figure the runs values, their median and min-max, NaN r
   t.deepEqual(summarizeRuns([]), []);
 });
 
+test('a run read back from JSON (NaN and Infinity written as null) gives NaN figures, left out of the median', (t) => {
+  const back = JSON.parse(JSON.stringify(fakeRun(2))) as ThroughputResult;
+  back.ratios.closedVsPiscina = JSON.parse(JSON.stringify({ x: Number.POSITIVE_INFINITY })).x;
+  t.is(back.ratios.eventfdVsC, null as unknown as number);
+  const figs = figuresOf(back);
+  t.true(Number.isNaN(figs.find((f) => f.key === 'eventfdVsC')!.value));
+  t.true(Number.isNaN(figs.find((f) => f.key === 'closedVsPiscina')!.value));
+  const s = summarizeRuns([fakeRun(1), back]);
+  t.is(s.find((x) => x.key === 'closedVsPiscina')!.median, 90);
+  const text = formatRunsReport([fakeRun(1), back], {
+    command: 'c',
+    loadStart: [0, 0, 0],
+    loadEnd: [0, 0, 0],
+    table,
+  });
+  t.regex(text, /closed loop ÷ piscina task per event, handled\/s {2}90\.0× {2}90\.0× – 90\.0×/);
+});
+
 test('formatRunsReport names the machine, the load, each median and spread, and the targets not met', (t) => {
   const runs = [fakeRun(1, 0.25), fakeRun(1.2, 0.5), fakeRun(0.9, 0.75)];
   const text = formatRunsReport(runs, {
