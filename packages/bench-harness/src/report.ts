@@ -31,6 +31,7 @@ export function meets(value: number, target: Target | undefined): boolean | unde
 /** The figures of one run, in report order. */
 export function figuresOf(r: ThroughputResult): Figure[] {
   const x = r.ratios;
+  const busy = r.latency.busy;
   // A result read back from JSON holds null where the run had NaN or Infinity (a baseline that handled
   // nothing in its window): such a figure is not a measurement.
   const f = (key: string, label: string, unit: Figure['unit'], v: number | null, target?: Target): Figure => {
@@ -63,8 +64,8 @@ export function figuresOf(r: ThroughputResult): Figure[] {
       op: '<=',
       value: 1.3,
     }),
-    f('busyP50', 'latency, busy: p50', 'us', r.latency.busy.p50, { op: '<=', value: 1 }),
-    f('busyP99', 'latency, busy: p99', 'us', r.latency.busy.p99, { op: '<=', value: 5 }),
+    f('busyP50', 'latency, busy: p50', 'us', busy.count > 0 ? busy.p50 : Number.NaN, { op: '<=', value: 1 }),
+    f('busyP99', 'latency, busy: p99', 'us', busy.count > 0 ? busy.p99 : Number.NaN, { op: '<=', value: 5 }),
     f('busyP50VsSpin', 'latency, busy: p50 ÷ raw spin hand-off p50', 'x', x.busyP50VsSpin),
     f(
       'sleepingP50VsWake',
@@ -108,6 +109,8 @@ export interface FigureSummary {
   median: number;
   min: number;
   max: number;
+  /** Runs that measured it (the rest are NaN). */
+  measured: number;
   /** Whether the median meets the target (undefined without one). */
   met?: boolean;
 }
@@ -125,6 +128,7 @@ export function summarizeRuns(runs: readonly ThroughputResult[]): FigureSummary[
       label: first.label,
       unit: first.unit,
       values,
+      measured: ok.length,
       median: med,
       min: ok.length ? Math.min(...ok) : Number.NaN,
       max: ok.length ? Math.max(...ok) : Number.NaN,
@@ -162,7 +166,7 @@ export function formatRunsReport(
   const o = runs[0].options;
   const rows = summarizeRuns(runs).map((s) => [
     s.label,
-    formatValue(s.median, s.unit),
+    `${formatValue(s.median, s.unit)}${s.measured < runs.length ? ` (${s.measured} of ${runs.length} runs)` : ''}`,
     `${formatValue(s.min, s.unit)} – ${formatValue(s.max, s.unit)}`,
     formatTarget(s.target, s.unit),
     verdict(s.met),

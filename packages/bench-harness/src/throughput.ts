@@ -14,6 +14,7 @@ import { runDispatcherPhase } from './phase-dispatch.js';
 import { runEventfdPhase } from './phase-eventfd.js';
 import { runLatencyPhase } from './phase-latency.js';
 import { runEpollBaseline } from './throughput-epoll.js';
+import type { LatencySummary } from './throughput-latency.js';
 import { runPiscinaBaseline } from './throughput-piscina.js';
 import type { EventfdResult, LatencyResult, PhaseResult } from './throughput-types.js';
 
@@ -98,6 +99,11 @@ export interface ThroughputResult {
   targetMet: boolean;
   /** Closed loop at other vector counts (empty unless `sweep` was given). */
   sweep: SweepPoint[];
+}
+
+/** a's percentile over b's; NaN unless both have samples (a loaded machine can leave one with none). */
+function latencyRatio(a: LatencySummary, b: LatencySummary, p: 'p50' | 'p99'): number {
+  return a.count > 0 && b.count > 0 ? a[p] / b[p] : Number.NaN;
 }
 
 /** How `durationMs` is shared between the phases (they add up to 1). */
@@ -214,9 +220,9 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
     openHandledVsPiscina: open.handledPerSec / piscina.handledPerSec,
     cpuPiscinaOverClosed: piscina.cpuNsPerHandled / closed.cpuNsPerHandled,
     cpu2048Over16: scale2048.cpuNsPerHandled / scale16.cpuNsPerHandled,
-    busyP50VsSpin: latency.busy.p50 / latency.busyRaw.p50,
-    sleepingP50VsWake: latency.sleeping.p50 / latency.sleepingRaw.p50,
-    sleepingP99VsWake: latency.sleeping.p99 / latency.sleepingRaw.p99,
+    busyP50VsSpin: latencyRatio(latency.busy, latency.busyRaw, 'p50'),
+    sleepingP50VsWake: latencyRatio(latency.sleeping, latency.sleepingRaw, 'p50'),
+    sleepingP99VsWake: latencyRatio(latency.sleeping, latency.sleepingRaw, 'p99'),
     eventfdVsC: eventfd.ratio,
   };
   return {

@@ -45,7 +45,7 @@ function fakeRun(k: number, loadStart = 0.5): ThroughputResult {
     load: { start: [loadStart, 0.4, 0.3], end: [loadStart + 0.1, 0.4, 0.3] },
     options: { durationMs: 5000, vectors: 256, threads: 2, mode: 'hybrid' },
     phases: { closed: phase(300 * k), open: phase(0, 12e6 * k) },
-    latency: { busy: lat(0.8 * k, 4 * k) },
+    latency: { busy: { count: 1, ...lat(0.8 * k, 4 * k) } },
     ratios: {
       closedVsPiscina: 90 * k,
       closedVsEpoll: 20 * k,
@@ -90,13 +90,17 @@ test('a run read back from JSON (NaN and Infinity written as null) gives NaN fig
   t.true(Number.isNaN(figs.find((f) => f.key === 'closedVsPiscina')!.value));
   const s = summarizeRuns([fakeRun(1), back]);
   t.is(s.find((x) => x.key === 'closedVsPiscina')!.median, 90);
+  t.is(s.find((x) => x.key === 'closedVsPiscina')!.measured, 1);
   const text = formatRunsReport([fakeRun(1), back], {
     command: 'c',
     loadStart: [0, 0, 0],
     loadEnd: [0, 0, 0],
     table,
   });
-  t.regex(text, /closed loop ÷ piscina task per event, handled\/s {2}90\.0× {2}90\.0× – 90\.0×/);
+  t.regex(
+    text,
+    /closed loop ÷ piscina task per event, handled\/s {2}90\.0× \(1 of 2 runs\) {2}90\.0× – 90\.0×/,
+  );
 });
 
 test('formatRunsReport names the machine, the load, each median and spread, and the targets not met', (t) => {
