@@ -23,10 +23,12 @@ function ack(): void {
 }
 
 if (d.role === 'waiter') {
-  control[LC.TID_RECEIVER] = currentTid();
   const lat = new LatencyBuckets(d.latency, 1);
   // Each kick moves BELL on by one, and the next comes only after our ACK: `bell` is the value seen.
+  // The notifier kicks only once TID_RECEIVER is set, after this load: had it kicked first, this
+  // thread would take the kicked value as the starting one and wait for a kick that never comes.
   let bell = Atomics.load(control, LC.BELL);
+  Atomics.store(control, LC.TID_RECEIVER, currentTid());
   while (Atomics.load(control, LC.STOP) === 0) {
     if (busy) {
       while (Atomics.load(control, LC.BELL) === bell && Atomics.load(control, LC.STOP) === 0);
@@ -45,6 +47,14 @@ if (d.role === 'waiter') {
   const table = d.role === 'raiser' ? VectorTable.attach(d.table!) : undefined;
   const index = d.index ?? 0;
   let kicks = 0;
+  // The raw waiter must have read BELL before the first kick (see above); a raise needs no such wait.
+  while (
+    table === undefined &&
+    Atomics.load(control, LC.TID_RECEIVER) === 0 &&
+    Atomics.load(control, LC.STOP) === 0
+  ) {
+    Atomics.wait(pause, 0, 0, 1);
+  }
   while (Atomics.load(control, LC.STOP) === 0) {
     if (!busy) Atomics.wait(pause, 0, 0, d.gapMs);
     const seen = Atomics.load(control, LC.ACK);
