@@ -84,3 +84,30 @@ for (const mode of ['interrupt', 'poll'] as DispatchMode[]) {
     },
   );
 }
+
+test.serial(
+  'a terminate that finds the worker still starting waits until it is ready: no fd of its modules is left open',
+  async (t) => {
+    // terminate() while a worker's ES modules load leaks the fds of the files being read (Node 20), so
+    // terminateWorker() waits for the replacement it finds starting. Back to back, each terminate after
+    // the first lands on the replacement the last one made, spawned a moment before.
+    const f = await withDispatcher(t, {
+      vectors: N,
+      workers: 2,
+      module: new URL('./fixtures/slow-load-handler.js', import.meta.url),
+    });
+    const { d, errors, restarts } = f;
+    const KILLS = 4; // below the crash-loop cap (5 replacements in a row without progress end the slot)
+    for (let k = 0; k < KILLS; k++) {
+      await d.terminateWorker(0);
+      await waitFor(() => d.stats().workers[0].incarnation > k, 10_000, `replacement ${k + 1} spawned`);
+    }
+    await waitFor(() => restarts.length === KILLS, 60_000, `${KILLS} replacements`);
+    t.is(restarts.length, KILLS, 'each terminate replaced the worker once: none was swallowed');
+    t.is(errors.filter((e) => e.error.code === 'ERR_VIRQ_WORKER').length, KILLS);
+    for (const v of range(N)) f.dev.raise(MSIX, v);
+    await quiesce(d, N);
+    f.account(1, 'one raise each, serviced by the last replacement');
+    await f.finish(); // the fd check: no module file of a worker terminated mid-load
+  },
+);
