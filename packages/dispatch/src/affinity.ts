@@ -3,7 +3,7 @@
  * what keeps one vector's handler calls in order (the kernel gets the same from running a given
  * irq's handler on one CPU at a time).
  */
-import { argValueError, outOfRange } from './errors.js';
+import { argValueError, outOfRange } from '@virq/handler/internal';
 
 /**
  * How vectors are spread over service workers:

@@ -4,12 +4,18 @@
  * the run queues it again, and it counts the runs of this vector executing at once (never more
  * than one: the main thread serialises them).
  */
+
+import {
+  attachEnv,
+  type EnvHandle,
+  type HandlerModule,
+  loadHandlerModule,
+  VECTOR_WORDS,
+  VectorContext,
+  VI,
+} from '@virq/handler/internal';
 import { Piscina } from 'piscina';
-import { VectorContext } from './context.js';
 import type { DeferredTask, DeferredWorkerData } from './deferred.js';
-import { attachEnv, type EnvHandle } from './env.js';
-import { VECTOR_WORDS, VI } from './layout.js';
-import { type HandlerModule, loadHandlerModule } from './module.js';
 
 interface Loaded {
   mod: HandlerModule;

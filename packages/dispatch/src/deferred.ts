@@ -13,16 +13,15 @@
  * anyway. The main thread sleeps in `waitAsync` and drains every ready id per wake.
  */
 import { fileURLToPath } from 'node:url';
+import { DispatchError, type DispatchState, toError, VC, VECTOR_WORDS, VI } from '@virq/handler/internal';
 import { Doorbell } from 'atomics-sync';
 import { Piscina } from 'piscina';
-import { DispatchError, toError } from './errors.js';
-import { type DispatchState, VC, VECTOR_WORDS, VI } from './layout.js';
 
 /** What the deferred-task module receives as piscina `workerData`. */
 export interface DeferredWorkerData {
   /** URL of the user's handler module. */
   moduleUrl: string;
-  /** Everything the per-vector context needs (see context.ts). */
+  /** Everything the per-vector context needs (see @virq/handler's context.ts). */
   env: unknown;
 }
 

@@ -4,9 +4,15 @@
  * stats.ts writes it to a file for `virq top`.
  */
 
-import { readCounters, type VectorCounters } from './context.js';
-import type { Env } from './env.js';
-import { type DispatchState, WC, WI, WORKER_COUNTERS } from './layout.js';
+import type { Env } from '@virq/handler/internal';
+import {
+  type DispatchState,
+  readCounters,
+  type VectorCounters,
+  WC,
+  WI,
+  WORKER_COUNTERS,
+} from '@virq/handler/internal';
 import type { DispatchMode } from './options.js';
 
 const STATES = ['starting', 'running', 'sleeping', 'stopped', 'dead'] as const;

@@ -15,14 +15,27 @@
  */
 import { EventEmitter } from 'node:events';
 import { bindTriggers, bindUnmask, provision, type TriggerSpec } from '@virq/bind';
+import {
+  attachEnv,
+  DispatchError,
+  type DispatchErrorEvent,
+  DispatchState,
+  type Env,
+  type EnvHandle,
+  H,
+  type MaskOptions,
+  maskTimeout,
+  maskVector,
+  maskVectorAsync,
+  outOfRange,
+  toError,
+  unmaskVector,
+  VI,
+} from '@virq/handler/internal';
 import type { AffinitySpec } from './affinity.js';
 import { resolveAffinity } from './affinity.js';
-import { type MaskOptions, maskTimeout, maskVector, maskVectorAsync, unmaskVector } from './context.js';
 import { DeferredWork } from './deferred.js';
 import { collectStats, type DispatcherStats } from './dispatcher-stats.js';
-import { attachEnv, type Env, type EnvHandle } from './env.js';
-import { DispatchError, type DispatchErrorEvent, outOfRange, toError } from './errors.js';
-import { DispatchState, H, VI } from './layout.js';
 import {
   type DispatcherOptions,
   type DispatchMode,
@@ -39,7 +52,7 @@ export type { DispatcherStats, WorkerStats } from './dispatcher-stats.js';
 /** How long a terminate waits for the worker to reach a point where it holds nothing (worker-slot.ts). */
 const KILL_GRACE_MS = 1000;
 
-export type { DispatchErrorEvent } from './errors.js';
+export type { DispatchErrorEvent } from '@virq/handler/internal';
 export type { DispatcherOptions, DispatchMode } from './options.js';
 export type { StallAction, StallEvent } from './watchdog.js';
 

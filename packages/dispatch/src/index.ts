@@ -4,9 +4,21 @@
  * NAPI budgets and hybrid interrupt/poll mode, crash recovery with exact accounting.
  * @packageDocumentation
  */
+
+export type { HandlerContext, HandlerModule, MaskOptions, VectorCounters } from '@virq/handler';
+export {
+  DEFAULT_MASK_TIMEOUT_MS,
+  DispatchError,
+  type DispatchErrorCode,
+  DispatchState,
+  type DispatchStateHandle,
+  STATE_HEADER,
+  STATE_MAGIC,
+  STATE_VERSION,
+  VECTOR_COUNTERS,
+  WORKER_COUNTERS,
+} from '@virq/handler';
 export { type AffinitySpec, resolveAffinity } from './affinity.js';
-export type { HandlerContext, MaskOptions, VectorCounters } from './context.js';
-export { DEFAULT_MASK_TIMEOUT_MS } from './context.js';
 export {
   type DispatchErrorEvent,
   Dispatcher,
@@ -17,15 +29,4 @@ export {
   type StallEvent,
   type WorkerStats,
 } from './dispatcher.js';
-export { DispatchError, type DispatchErrorCode } from './errors.js';
-export {
-  DispatchState,
-  type DispatchStateHandle,
-  H as STATE_HEADER,
-  STATE_MAGIC,
-  STATE_VERSION,
-  VECTOR_COUNTERS,
-  WORKER_COUNTERS,
-} from './layout.js';
-export type { HandlerModule } from './module.js';
 export { StatsExporter } from './stats.js';

@@ -5,9 +5,8 @@
  * RangeError ERR_OUT_OF_RANGE, as Node's own.
  */
 import { type IrqDevice, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
+import { argTypeError, argValueError, describe, moduleUrl, outOfRange } from '@virq/handler/internal';
 import { type AffinitySpec, resolveAffinity } from './affinity.js';
-import { argTypeError, argValueError, describe, outOfRange } from './errors.js';
-import { moduleUrl } from './module.js';
 import { type LoopTuning, MODE } from './servicer.js';
 import type { StallAction } from './watchdog.js';
 

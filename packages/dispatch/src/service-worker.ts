@@ -10,10 +10,8 @@ import {
   workerData,
 } from 'node:worker_threads';
 import { DoorbellTriggerSet, EpollTriggerSet, type TriggerSet, type TriggerSpec } from '@virq/bind';
+import { attachEnv, type EnvHandle, loadHandlerModule, WI } from '@virq/handler/internal';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
-import { attachEnv, type EnvHandle } from './env.js';
-import { WI } from './layout.js';
-import { loadHandlerModule } from './module.js';
 import { type ControlMessage, type LoopTuning, Servicer } from './servicer.js';
 
 /** What a service worker is started with. */

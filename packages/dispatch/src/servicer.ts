@@ -11,9 +11,21 @@
  * finds INFLIGHT > 0 and delivers it again.
  */
 import type { TriggerSet } from '@virq/bind';
-import { type ContextEnv, VectorContext } from './context.js';
-import { CUR, H, VC, VECTOR_SLOTS, VECTOR_WORDS, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
-import type { NapiHooks } from './module.js';
+import type { NapiHooks } from '@virq/handler/internal';
+import {
+  type ContextEnv,
+  CUR,
+  H,
+  VC,
+  VECTOR_SLOTS,
+  VECTOR_WORDS,
+  VectorContext,
+  VI,
+  WC,
+  WI,
+  WORKER_WORDS,
+  WorkerState,
+} from '@virq/handler/internal';
 
 /** The user's top half: fast, returns true to ask for deferred work. */
 export type TopHalf = (vector: number, ctx: VectorContext) => unknown;

@@ -7,7 +7,7 @@
  * counters went on. In-process readers use `Dispatcher.stats()` directly: it only reads shared memory.
  *
  * The seam for a richer exporter: everything lives in two SharedArrayBuffers (the dispatcher's
- * DispatchState, layout.ts, and core's VectorTable); a memory-mapped exporter would copy those
+ * DispatchState, @virq/handler's layout.ts, and core's VectorTable); a memory-mapped exporter would copy those
  * bytes with the field tables in layout.ts as the format.
  */
 import { rmSync } from 'node:fs';

@@ -13,8 +13,9 @@
  * (WorkerSlot.terminate: inside a handler it holds nothing of its own), or aborts a stuck deferred
  * run (piscina terminates that pool thread, the only way to stop a running synchronous task).
  */
+
+import { CUR, type DispatchState, VC, VI, WC, WI, WORKER_WORDS } from '@virq/handler/internal';
 import type { DeferredWork } from './deferred.js';
-import { CUR, type DispatchState, VC, VI, WC, WI, WORKER_WORDS } from './layout.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /** The payload of the Dispatcher's 'stall' event. */

@@ -5,8 +5,19 @@
  * dispatcher runs — unless it keeps dying without progress (a crash loop).
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { DispatchError, type DispatchErrorEvent, toError } from './errors.js';
-import { CUR, type DispatchState, H, VI, WC, WI, WORKER_WORDS, WorkerState } from './layout.js';
+import {
+  CUR,
+  DispatchError,
+  type DispatchErrorEvent,
+  type DispatchState,
+  H,
+  toError,
+  VI,
+  WC,
+  WI,
+  WORKER_WORDS,
+  WorkerState,
+} from '@virq/handler/internal';
 import type { ServiceWorkerData, WorkerMessage } from './service-worker.js';
 import type { ControlMessage } from './servicer.js';
 

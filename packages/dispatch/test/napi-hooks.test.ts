@@ -1,7 +1,7 @@
 import { VFIO_PCI_MSIX_IRQ_INDEX as MSIX, SoftDevice } from '@virq/core';
+import { loadHandlerModule } from '@virq/handler/internal';
 import test from 'ava';
 import { Dispatcher } from '../src/index.js';
-import { loadHandlerModule } from '../src/module.js';
 import { N, NW } from './fixtures/napi-handler.js';
 import { Leaks, quiesce, waitFor, warmUp } from './helpers.js';
 

@@ -6,7 +6,7 @@
 import type { EoiSpec } from '@virq/bind';
 import { VectorTable, type VectorTableHandle } from '@virq/core';
 import { loadNative } from '@virq/native';
-import { SharedEventFd, type SharedEventFdHandle } from '@virq/trigger';
+import { SharedEventFd } from '@virq/trigger';
 import { Doorbell, type DoorbellHandle } from 'atomics-sync';
 import type { ContextEnv } from './context.js';
 import { DispatchState, type DispatchStateHandle } from './layout.js';
