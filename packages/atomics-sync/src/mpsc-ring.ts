@@ -8,7 +8,7 @@ import {
   TAIL,
 } from './ring-base.js';
 import { CACHE_LINE, type PrimitiveSpec, zeroRegion } from './spec.js';
-import { assertHandle, assertInt32Array, assertPowerOfTwo, checkSpin, checkTimeout } from './validate.js';
+import { assertHandle, assertInt32Array, assertPowerOfTwo } from './validate.js';
 
 /** Structured-cloneable description of a {@link MpscRing}. */
 export type MpscRingHandle = RingHandle;
@@ -48,14 +48,11 @@ export class MpscRing extends RingBase {
 
   /** Slot s is (slots[2s] = last published position + 1 - s, slots[2s + 1] = value). */
   private readonly slots: Int32Array;
-  /** This producer's last look at HEAD (see room()). */
-  private headCache = 0;
 
   /** Attaches to the ring at `offset` (zeroed memory is an empty ring). */
   constructor(buffer: SharedArrayBuffer, offset: number, capacity: number) {
     super(buffer, offset, capacity, 8, 'MpscRing', 2);
     this.slots = new Int32Array(buffer, offset + RING_HEADER_BYTES, capacity * 2);
-    this.headCache = Atomics.load(this.ctl, HEAD);
   }
 
   /** Writes an empty ring at `offset` and attaches to it. Do this before sharing the buffer. */
@@ -87,18 +84,6 @@ export class MpscRing extends RingBase {
     const head = Atomics.load(this.ctl, HEAD);
     const s = head & this.mask;
     return Atomics.load(this.slots, 2 * s) !== ((head + 1 - s) | 0);
-  }
-
-  /**
-   * Positions the producer may claim at `pos`, from the cached HEAD if that shows `want`, else from a
-   * fresh load. The cache is never ahead of the real HEAD, so it can only under-estimate room.
-   */
-  private room(pos: number, want: number): number {
-    const cap = this.capacity;
-    const used = (pos - this.headCache) | 0;
-    if (used >= 0 && cap - used >= want) return cap - used;
-    this.headCache = Atomics.load(this.ctl, HEAD);
-    return cap - ((pos - this.headCache) | 0);
   }
 
   /**
@@ -196,17 +181,5 @@ export class MpscRing extends RingBase {
     Atomics.store(ctl, HEAD, (head + n) | 0);
     this.wakeProducers();
     return n;
-  }
-
-  /**
-   * Consumer: pops, waiting (sync, with spin) up to `timeoutMs` for an item if none is ready.
-   * @returns the item, or undefined if the timeout ran out.
-   */
-  popWait(timeoutMs?: number, spinIterations?: number): number | undefined {
-    checkTimeout(timeoutMs, 'MpscRing', 'popWait');
-    checkSpin(spinIterations, 0, 'MpscRing', 'popWait');
-    const v = this.pop();
-    if (v !== undefined) return v;
-    return this.waitReadable(timeoutMs, spinIterations) ? this.pop() : undefined;
   }
 }

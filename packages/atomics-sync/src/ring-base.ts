@@ -55,6 +55,11 @@ export abstract class RingBase {
   readonly #capacity: number;
   /** Class name, for messages. */
   protected readonly kind: string;
+  /**
+   * The producer's last look at HEAD (see {@link RingBase.room}): never ahead of the real one, so it
+   * can only under-estimate room. Thread-local, like the producer role it serves.
+   */
+  protected headCache: number;
   /** Adaptive spin budgets of this instance's consumer and producer roles (thread-local state). */
   private readonly readSpin = new AdaptiveSpin(RING_DEFAULT_SPIN);
   private readonly writeSpin = new AdaptiveSpin(RING_DEFAULT_SPIN);
@@ -75,6 +80,35 @@ export abstract class RingBase {
     this.kind = what;
     this.mask = capacity - 1;
     this.ctl = new Int32Array(buffer, offset, RING_HEADER_BYTES / 4);
+    this.headCache = Atomics.load(this.ctl, HEAD);
+  }
+
+  /**
+   * Room the producer has at position `pos`: from the HEAD cache if that already shows `want` slots,
+   * else from a fresh load of HEAD (the cache saves a read of the consumer's cache line per push).
+   */
+  protected room(pos: number, want: number): number {
+    const cap = this.#capacity;
+    const used = (pos - this.headCache) | 0;
+    // A cache left by another role-holder can be stale beyond reason; anything odd means "refresh".
+    if (used >= 0 && cap - used >= want) return cap - used;
+    this.headCache = Atomics.load(this.ctl, HEAD);
+    return cap - ((pos - this.headCache) | 0);
+  }
+
+  /** Consumer: removes and returns the oldest item, or undefined if none is ready. */
+  abstract pop(): number | undefined;
+
+  /**
+   * Consumer: pops, waiting (sync, with spin) up to `timeoutMs` for an item if none is ready.
+   * @returns the item, or undefined if the timeout ran out.
+   */
+  popWait(timeoutMs?: number, spinIterations?: number): number | undefined {
+    checkTimeout(timeoutMs, this.kind, 'popWait');
+    checkSpin(spinIterations, 0, this.kind, 'popWait');
+    const v = this.pop();
+    if (v !== undefined) return v;
+    return this.waitReadable(timeoutMs, spinIterations) ? this.pop() : undefined;
   }
 
   /** A plain, structured-cloneable handle. */

@@ -9,7 +9,7 @@ import {
   TAIL,
 } from './ring-base.js';
 import { CACHE_LINE, type PrimitiveSpec, zeroRegion } from './spec.js';
-import { assertHandle, assertInt32Array, assertPowerOfTwo, checkSpin, checkTimeout } from './validate.js';
+import { assertHandle, assertInt32Array, assertPowerOfTwo } from './validate.js';
 
 /** Structured-cloneable description of a {@link SpscRing}. */
 export type SpscRingHandle = RingHandle;
@@ -39,8 +39,6 @@ export class SpscRing extends RingBase {
   }
 
   private readonly data: Int32Array;
-  /** Producer's last look at HEAD: never ahead of the real one, so it can only under-estimate room. */
-  private headCache = 0;
   /** Consumer's last look at TAIL: never ahead of the real one, so it can only under-estimate items. */
   private tailCache = 0;
 
@@ -48,7 +46,6 @@ export class SpscRing extends RingBase {
   constructor(buffer: SharedArrayBuffer, offset: number, capacity: number) {
     super(buffer, offset, capacity, 4, 'SpscRing', 1);
     this.data = new Int32Array(buffer, offset + RING_HEADER_BYTES, capacity);
-    this.headCache = Atomics.load(this.ctl, HEAD);
     this.tailCache = Atomics.load(this.ctl, TAIL);
   }
 
@@ -75,19 +72,6 @@ export class SpscRing extends RingBase {
       init: (b, o) => SpscRing.init(b, o, capacity),
       attach: (b, o) => new SpscRing(b, o, capacity),
     };
-  }
-
-  /**
-   * Room the producer has at position `tail`: from the HEAD cache if that already shows `want` slots,
-   * else from a fresh load of HEAD (the cache saves a read of the consumer's cache line per push).
-   */
-  private room(tail: number, want: number): number {
-    const cap = this.capacity;
-    const used = (tail - this.headCache) | 0;
-    // A cache left by another role-holder can be stale beyond reason; anything odd means "refresh".
-    if (used >= 0 && cap - used >= want) return cap - used;
-    this.headCache = Atomics.load(this.ctl, HEAD);
-    return cap - ((tail - this.headCache) | 0);
   }
 
   /** Items the consumer has at position `head`: from the TAIL cache if it shows `want`, else fresh. */
@@ -171,17 +155,5 @@ export class SpscRing extends RingBase {
     Atomics.store(ctl, HEAD, (head + n) | 0);
     this.wakeProducers();
     return n;
-  }
-
-  /**
-   * Consumer: pops, waiting (sync, with spin) up to `timeoutMs` for an item if the ring is empty.
-   * @returns the item, or undefined if the timeout ran out.
-   */
-  popWait(timeoutMs?: number, spinIterations?: number): number | undefined {
-    checkTimeout(timeoutMs, 'SpscRing', 'popWait');
-    checkSpin(spinIterations, 0, 'SpscRing', 'popWait');
-    const v = this.pop();
-    if (v !== undefined) return v;
-    return this.waitReadable(timeoutMs, spinIterations) ? this.pop() : undefined;
   }
 }
