@@ -316,7 +316,10 @@ export class EventFdPool {
     return Atomics.load(this.i32, this.base(slot) + S_FLAGS);
   }
 
-  /** @internal true if (slot, gen) names a live counter (open or still referenced) */
+  /**
+   * True if (slot, gen) names a live counter (open or still referenced). Not a user API, but not
+   * `@internal` either: @virq/core's trigger slots call it, so it stays in the published types.
+   */
   valid(slot: number, gen: number): boolean {
     return (
       slot >= 0 && slot < this.capacity && this.gen(slot) === gen && (this.flags(slot) & F_ALLOCATED) !== 0
@@ -347,7 +350,8 @@ export class EventFdPool {
   }
 
   /**
-   * @internal eventfd_signal(): count++ saturating at ULLONG_MAX (never blocks), then wake — unless
+   * eventfd_signal() (not a user API, kept in the published types for @virq/core's trigger slots):
+   * count++ saturating at ULLONG_MAX (never blocks), then wake — unless
    * the count was already non-zero and nobody can need the wake (see below).
    */
   signal(slot: number): void {
