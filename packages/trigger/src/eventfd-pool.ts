@@ -318,7 +318,7 @@ export class EventFdPool {
 
   /**
    * True if (slot, gen) names a live counter (open or still referenced). Not a user API, but not
-   * `@internal` either: @virq/core's trigger slots call it, so it stays in the published types.
+   * stripped from the declarations either: @virq/core's trigger slots call it.
    */
   valid(slot: number, gen: number): boolean {
     return (
