@@ -25,6 +25,7 @@ Options:
   --vectors N      MSI-X vectors, 1..2048 (default 64)
   --workers N      service workers, 1..64 (default 2)
   --segment DUR    one dispatcher / one mode lasts this long (default: a sixth of the run, 5s..30s)
+  --warmup DUR     left out of the memory verdict (default: the first segment, at least 10s)
   --crashes N      crash storm: inject N faults, then stop
   --faults LIST    fault kinds to inject (default throw,exit,terminate)
   --seed N         PRNG seed (faults, targets, moments)
@@ -40,6 +41,7 @@ export async function runSoak(argv: string[]): Promise<number> {
     vectors: { type: 'string' },
     workers: { type: 'string' },
     segment: { type: 'string' },
+    warmup: { type: 'string' },
     crashes: { type: 'string' },
     faults: { type: 'string' },
     seed: { type: 'string' },
@@ -66,6 +68,7 @@ export async function runSoak(argv: string[]): Promise<number> {
       str('vectors') !== undefined ? parseIntInRange(str('vectors')!, '--vectors', 1, 2048) : undefined,
     workers: str('workers') !== undefined ? parseIntInRange(str('workers')!, '--workers', 1, 64) : undefined,
     segmentMs: str('segment') !== undefined ? parseDuration(str('segment')!, '--segment') : undefined,
+    warmupMs: str('warmup') !== undefined ? parseDuration(str('warmup')!, '--warmup') : undefined,
     crashes: str('crashes') !== undefined ? parseIntInRange(str('crashes')!, '--crashes', 1, 1e6) : undefined,
     faults: faults as Fault[],
     seed: str('seed') !== undefined ? parseIntInRange(str('seed')!, '--seed', 0, 2 ** 32 - 1) : undefined,

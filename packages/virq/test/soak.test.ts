@@ -1,6 +1,6 @@
 /**
  * `virq soak` as a user runs it: the built command in a child process, its JSON report read back.
- * A 60-second soak (every mode in turn, throws / process.exit injected, rebalances) and a short crash
+ * A 60-second soak (every mode in turn, throws, process.exit and external terminates injected, rebalances) and a short crash
  * storm; each must end with the verdict PASS, zero raises lost and nothing left behind.
  */
 import { spawn } from 'node:child_process';
@@ -41,13 +41,14 @@ function runSoak(args: string[]): Promise<{ code: number | null; out: string; re
   });
 }
 
-// Not 'terminate': an external worker.terminate() can land inside the servicer's trigger read, a
-// window that loses or double-counts one raise (found by this soak; see the issue-13 note). The
-// in-handler crashes below are the ones crash recovery covers today.
+// All three faults, terminate included (terminateWorker lands only where the thread holds nothing; see
+// dispatch's terminate.test.ts). The first half is warm-up: V8's heap keeps growing for the first
+// ~60 start/stop cycles of a Dispatcher (code and feedback for crash recovery, rebalance, each mode)
+// and then levels off, so a 10-second warm-up measured that, not a leak.
 test.serial(
   'virq soak --duration 60s: every mode, faults and rebalances, verdict PASS, nothing lost',
   async (t) => {
-    const { code, out, report } = await runSoak(['--duration', '60s', '--faults', 'throw,exit']);
+    const { code, out, report } = await runSoak(['--duration', '60s', '--warmup', '30s']);
     t.log(out.split('\n').slice(-12).join('\n'));
     t.is(code, 0, out);
     t.true(report.verdict.pass, report.verdict.reasons.join('; '));
