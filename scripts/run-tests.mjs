@@ -101,7 +101,12 @@ function runAva(dir) {
       r.code = code;
       // A non-zero exit with no failing test line (a crash, an uncaught error, no test files)
       // still counts as a failure: it must never read as green.
-      if (code !== 0 && r.failed === 0) r.problems.push(`ava exited with ${code}`);
+      // (ava's TAP reporter prints nothing for a timeout that fires before any test has started —
+      // a worker still loading on a loaded machine — so say where to look.)
+      if (code !== 0 && r.failed === 0)
+        r.problems.push(
+          `ava exited with ${code}${r.passed === 0 ? ' (no test line: a crash before any test, or an ava timeout while loading; rerun the project without --tap to see it)' : ''}`,
+        );
       resolve(r);
     });
   });
