@@ -1,5 +1,5 @@
 import { syncError } from './errors.js';
-import type { PrimitiveSpec } from './spec.js';
+import { type PrimitiveSpec, sizedSpec } from './spec.js';
 import { assertHandle, assertInt, assertInt32Array, assertRegion, syncArgError } from './validate.js';
 
 /** Structured-cloneable description of an {@link AtomicBitset}. */
@@ -60,13 +60,7 @@ export class AtomicBitset {
 
   /** The spec {@link layout} uses. */
   static spec(size: number): PrimitiveSpec<AtomicBitset> {
-    return {
-      kind: 'AtomicBitset',
-      byteLength: AtomicBitset.byteLength(size),
-      alignment: AtomicBitset.alignment,
-      init: (b, o) => AtomicBitset.init(b, o, size),
-      attach: (b, o) => new AtomicBitset(b, o, size),
-    };
+    return sizedSpec('AtomicBitset', AtomicBitset, size, AtomicBitset.alignment);
   }
 
   /** A plain, structured-cloneable handle. */
@@ -164,12 +158,7 @@ export class AtomicBitset {
       if (popcount(x) > room - n) x = lowestBits(x, room - n);
       // Clear exactly the bits we report; a bit set between the load and here stays for next time.
       Atomics.and(words, w, ~x);
-      const base = w << 5;
-      while (x !== 0) {
-        const low = x & -x;
-        out[n++] = base + 31 - Math.clz32(low);
-        x ^= low;
-      }
+      n = writeBits(x, w << 5, out, n);
     }
     return n;
   }
@@ -209,7 +198,7 @@ export function popcount(x: number): number {
 }
 
 /** The lowest `k` set bits of `x` (k < popcount(x)). */
-function lowestBits(x: number, k: number): number {
+export function lowestBits(x: number, k: number): number {
   let r = 0;
   for (let i = 0; i < k; i++) {
     const low = x & -x;
@@ -217,4 +206,17 @@ function lowestBits(x: number, k: number): number {
     x ^= low;
   }
   return r;
+}
+
+/**
+ * Writes the indices of the bits of `x` (word bit i is index `base + i`) into `out` from `n` on, in
+ * ascending order. @returns the new `n`. The caller ensures the room.
+ */
+export function writeBits(x: number, base: number, out: Int32Array, n: number): number {
+  while (x !== 0) {
+    const low = x & -x;
+    out[n++] = base + 31 - Math.clz32(low);
+    x ^= low;
+  }
+  return n;
 }

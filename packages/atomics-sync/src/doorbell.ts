@@ -1,6 +1,6 @@
-import { AtomicBitset, popcount } from './bitset.js';
+import { AtomicBitset, lowestBits, popcount, writeBits } from './bitset.js';
 import { syncError } from './errors.js';
-import type { PrimitiveSpec } from './spec.js';
+import { type PrimitiveSpec, sizedSpec } from './spec.js';
 import { AdaptiveSpin } from './spin.js';
 import {
   assertHandle,
@@ -10,7 +10,7 @@ import {
   checkSpin,
   checkTimeout,
 } from './validate.js';
-import { deadlineOf, remainingUntil, waitAsyncRef } from './wait.js';
+import { deadlineOf, remainingUntil, type SleepLoop, sleepAsync, sleepSync } from './wait.js';
 
 /** Structured-cloneable description of a {@link Doorbell}. */
 export interface DoorbellHandle {
@@ -119,13 +119,7 @@ export class Doorbell {
 
   /** The spec {@link layout} uses. */
   static spec(capacity: number): PrimitiveSpec<Doorbell> {
-    return {
-      kind: 'Doorbell',
-      byteLength: Doorbell.byteLength(capacity),
-      alignment: Doorbell.alignment,
-      init: (b, o) => Doorbell.init(b, o, capacity),
-      attach: (b, o) => new Doorbell(b, o, capacity),
-    };
+    return sizedSpec('Doorbell', Doorbell, capacity, Doorbell.alignment);
   }
 
   /** A plain, structured-cloneable handle. */
@@ -250,19 +244,7 @@ export class Doorbell {
     adaptive?.missed();
     if (this.takeKick()) return false;
     if (timeout === 0) return false;
-    const deadline = deadlineOf(timeout);
-    for (;;) {
-      const asleep = this.announce();
-      if (asleep !== 0) {
-        const left = remainingUntil(deadline);
-        if (left > 0) Atomics.wait(ctl, WORD, asleep, left);
-        Atomics.and(ctl, WORD, ~SLEEPING); // usually already cleared by the producer that woke us
-      }
-      if (this.pending()) return true;
-      if (this.takeKick() || remainingUntil(deadline) === 0) return false;
-      // Woken with nothing ready and no kick: a stale notify from a producer that saw an earlier
-      // announcement, or count briefly <= 0 (see announce). Sleep again for the time left.
-    }
+    return sleepSync(this.sleep(deadlineOf(timeout)));
   }
 
   /**
@@ -275,17 +257,26 @@ export class Doorbell {
     if (this.pending()) return true;
     if (this.takeKick()) return false;
     if (timeout === 0) return false;
+    return sleepAsync(this.sleep(deadlineOf(timeout)));
+  }
+
+  /** The consumer's sleep, until something is ready, a kick, or the deadline (C1 and C2 in ring()). */
+  private *sleep(deadline: number): SleepLoop<boolean> {
     const ctl = this.ctl;
-    const deadline = deadlineOf(timeout);
     for (;;) {
       const asleep = this.announce();
       if (asleep !== 0) {
         const left = remainingUntil(deadline);
-        if (left > 0) await waitAsyncRef(ctl, WORD, asleep, left);
-        Atomics.and(ctl, WORD, ~SLEEPING);
+        try {
+          if (left > 0) yield { i32: ctl, index: WORD, value: asleep, ms: left };
+        } finally {
+          Atomics.and(ctl, WORD, ~SLEEPING); // usually already cleared by the producer that woke us
+        }
       }
       if (this.pending()) return true;
       if (this.takeKick() || remainingUntil(deadline) === 0) return false;
+      // Woken with nothing ready and no kick: a stale notify from a producer that saw an earlier
+      // announcement, or count briefly <= 0 (see announce). Sleep again for the time left.
     }
   }
 
@@ -328,12 +319,7 @@ export class Doorbell {
         if (x === 0) continue; // listed by a ring whose bit an earlier drain already took
         if (popcount(x) > room - n) x = lowestBits(x, room - n);
         if ((Atomics.and(words, w, ~x) & ~x) !== 0) Atomics.or(summary, s, low);
-        const base = w << 5;
-        while (x !== 0) {
-          const bit = x & -x;
-          out[n++] = base + 31 - Math.clz32(bit);
-          x ^= bit;
-        }
+        n = writeBits(x, w << 5, out, n);
       }
     }
     return n;
@@ -343,15 +329,4 @@ export class Doorbell {
 /** Summary words for `words` ready words: none for one (nothing to skip), else one bit per word. */
 function summaryWords(words: number): number {
   return words > 1 ? Math.ceil(words / 32) : 0;
-}
-
-/** The lowest `k` set bits of `x` (k < popcount(x)). */
-function lowestBits(x: number, k: number): number {
-  let r = 0;
-  for (let i = 0; i < k; i++) {
-    const low = x & -x;
-    r |= low;
-    x ^= low;
-  }
-  return r;
 }

@@ -1,6 +1,6 @@
 import type { PrimitiveSpec } from './spec.js';
 import { assertHandle, assertRegion, checkSpin, checkTimeout, syncArgError } from './validate.js';
-import { deadlineOf, remainingUntil, waitAsyncRef } from './wait.js';
+import { countedSleep, deadlineOf, type SleepLoop, sleepAsync, sleepSync } from './wait.js';
 
 /** Structured-cloneable description of an {@link Event}. */
 export interface EventHandle {
@@ -109,6 +109,8 @@ export class Event {
     return Atomics.load(this.i32, STATE) === 1;
   }
 
+  private static readonly taken = (e: Event): boolean => e.take();
+
   /** Passes the event if set: consumes it in auto-reset mode. */
   private take(): boolean {
     return this.autoReset
@@ -131,20 +133,7 @@ export class Event {
       if (Atomics.load(i32, STATE) === 1 && this.take()) return true;
     }
     if (timeout === 0) return false;
-    const deadline = deadlineOf(timeout);
-    for (;;) {
-      // Announce, then re-check: set() flips the state before reading WAITERS (see Semaphore.acquire).
-      Atomics.add(i32, WAITERS, 1);
-      if (this.take()) {
-        Atomics.sub(i32, WAITERS, 1);
-        return true;
-      }
-      const left = remainingUntil(deadline);
-      if (left > 0) Atomics.wait(i32, STATE, 0, left);
-      Atomics.sub(i32, WAITERS, 1);
-      if (this.take()) return true;
-      if (left === 0 || remainingUntil(deadline) === 0) return false;
-    }
+    return sleepSync(this.sleep(deadlineOf(timeout)));
   }
 
   /**
@@ -156,22 +145,11 @@ export class Event {
     const timeout = checkTimeout(timeoutMs, 'Event.waitAsync');
     if (this.take()) return true;
     if (timeout === 0) return false;
-    const i32 = this.i32;
-    const deadline = deadlineOf(timeout);
-    for (;;) {
-      Atomics.add(i32, WAITERS, 1);
-      if (this.take()) {
-        Atomics.sub(i32, WAITERS, 1);
-        return true;
-      }
-      const left = remainingUntil(deadline);
-      try {
-        if (left > 0) await waitAsyncRef(i32, STATE, 0, left);
-      } finally {
-        Atomics.sub(i32, WAITERS, 1);
-      }
-      if (this.take()) return true;
-      if (left === 0 || remainingUntil(deadline) === 0) return false;
-    }
+    return sleepAsync(this.sleep(deadlineOf(timeout)));
+  }
+
+  /** Sleeps until the event is taken or the deadline passes; set() flips the state before it reads WAITERS. */
+  private sleep(deadline: number): SleepLoop<boolean> {
+    return countedSleep(this.i32, STATE, WAITERS, 0, Event.taken, this, deadline);
   }
 }

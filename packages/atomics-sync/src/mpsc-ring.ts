@@ -1,13 +1,14 @@
 import {
   batchRange,
   HEAD,
+  initRing,
   RING_HEADER_BYTES,
   RING_MAX_CAPACITY,
   RingBase,
   type RingHandle,
   TAIL,
 } from './ring-base.js';
-import { CACHE_LINE, type PrimitiveSpec, zeroRegion } from './spec.js';
+import { CACHE_LINE, type PrimitiveSpec, sizedSpec } from './spec.js';
 import { assertHandle, assertInt32Array, assertPowerOfTwo } from './validate.js';
 
 /** Structured-cloneable description of a {@link MpscRing}. */
@@ -57,9 +58,7 @@ export class MpscRing extends RingBase {
 
   /** Writes an empty ring at `offset` and attaches to it. Do this before sharing the buffer. */
   static init(buffer: SharedArrayBuffer, offset: number, capacity: number): MpscRing {
-    new MpscRing(buffer, offset, capacity); // validates before we write anything
-    zeroRegion(buffer, offset, MpscRing.byteLength(capacity));
-    return new MpscRing(buffer, offset, capacity);
+    return initRing(MpscRing, buffer, offset, capacity);
   }
 
   /** Re-attaches from a handle. */
@@ -70,13 +69,7 @@ export class MpscRing extends RingBase {
 
   /** The spec {@link layout} uses; rings are placed on a cache line. */
   static spec(capacity: number): PrimitiveSpec<MpscRing> {
-    return {
-      kind: 'MpscRing',
-      byteLength: MpscRing.byteLength(capacity),
-      alignment: CACHE_LINE,
-      init: (b, o) => MpscRing.init(b, o, capacity),
-      attach: (b, o) => new MpscRing(b, o, capacity),
-    };
+    return sizedSpec('MpscRing', MpscRing, capacity, CACHE_LINE);
   }
 
   /** True if the consumer would get nothing from pop() right now (the head slot is not published). */

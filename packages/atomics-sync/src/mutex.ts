@@ -1,7 +1,7 @@
 import { syncError } from './errors.js';
 import type { PrimitiveSpec } from './spec.js';
 import { assertHandle, assertRegion, checkSpin, checkTimeout } from './validate.js';
-import { deadlineOf, remainingUntil, waitAsyncRef } from './wait.js';
+import { deadlineOf, remainingUntil, type SleepLoop, sleepAsync, sleepSync } from './wait.js';
 
 /** Structured-cloneable description of a {@link Mutex}: post it to a worker, `Mutex.from()` it there. */
 export interface MutexHandle {
@@ -106,17 +106,7 @@ export class Mutex {
       if (c === CONTENDED) break;
     }
     if (timeout === 0) return this.tryLock();
-    const deadline = deadlineOf(timeout);
-    // Mark CONTENDED before sleeping: from here on the holder's unlock will notify. If the exchange
-    // returns FREE we took the lock (in state 2, so our own unlock may notify needlessly: harmless).
-    let c = Atomics.exchange(i32, index, CONTENDED);
-    while (c !== FREE) {
-      const left = remainingUntil(deadline);
-      if (left === 0) return false;
-      Atomics.wait(i32, index, CONTENDED, left);
-      c = Atomics.exchange(i32, index, CONTENDED);
-    }
-    return true;
+    return sleepSync(this.contend(deadlineOf(timeout)));
   }
 
   /**
@@ -130,13 +120,22 @@ export class Mutex {
     const timeout = checkTimeout(timeoutMs, 'Mutex.lockAsync');
     if (Atomics.compareExchange(i32, index, FREE, LOCKED) === FREE) return true;
     if (timeout === 0) return this.tryLock();
-    const deadline = deadlineOf(timeout);
-    let c = Atomics.exchange(i32, index, CONTENDED);
+    return sleepAsync(this.contend(deadlineOf(timeout)));
+  }
+
+  /**
+   * Takes the lock by sleeping until the deadline. Marks CONTENDED before sleeping: from here on the
+   * holder's unlock will notify. If the exchange returns FREE we took the lock (in state 2, so our own
+   * unlock may notify needlessly: harmless).
+   */
+  private *contend(deadline: number): SleepLoop<boolean> {
+    const i32 = this.i32;
+    let c = Atomics.exchange(i32, 0, CONTENDED);
     while (c !== FREE) {
       const left = remainingUntil(deadline);
       if (left === 0) return false;
-      await waitAsyncRef(i32, index, CONTENDED, left);
-      c = Atomics.exchange(i32, index, CONTENDED);
+      yield { i32, index: 0, value: CONTENDED, ms: left };
+      c = Atomics.exchange(i32, 0, CONTENDED);
     }
     return true;
   }

@@ -1,8 +1,8 @@
 import { syncError } from './errors.js';
-import { CACHE_LINE } from './spec.js';
-import { AdaptiveSpin } from './spin.js';
+import { CACHE_LINE, type SizedClass, zeroRegion } from './spec.js';
+import { AdaptiveSpin, spinUntil } from './spin.js';
 import { assertInt32Array, assertPowerOfTwo, assertRegion, checkSpin, checkTimeout } from './validate.js';
-import { deadlineOf, remainingUntil, waitAsyncRef } from './wait.js';
+import { countedSleep, deadlineOf, remainingUntil, type SleepLoop, sleepAsync, sleepSync } from './wait.js';
 
 /** Structured-cloneable description of a ring ({@link SpscRing} or {@link MpscRing}). */
 export interface RingHandle {
@@ -169,31 +169,9 @@ export abstract class RingBase {
     const timeout = checkTimeout(timeoutMs, this.kind, 'waitReadable');
     const fixed = checkSpin(spinIterations, -1, this.kind, 'waitReadable');
     if (!this.isEmpty()) return true;
-    const adaptive = fixed < 0 ? this.readSpin : undefined;
-    const spin = adaptive ? adaptive.next() : fixed;
-    for (let i = 0; i < spin; i++) {
-      if (!this.isEmpty()) {
-        adaptive?.caught();
-        return true;
-      }
-    }
-    adaptive?.missed();
+    if (spinUntil(fixed, this.readSpin, readable, this)) return true;
     if (timeout === 0) return false;
-    const ctl = this.ctl;
-    const deadline = deadlineOf(timeout);
-    for (;;) {
-      Atomics.store(ctl, CONS_SLEEP, 1); // announce, then re-check (see wakeConsumer)
-      if (!this.isEmpty()) {
-        Atomics.store(ctl, CONS_SLEEP, 0);
-        return true;
-      }
-      const left = remainingUntil(deadline);
-      if (left > 0) Atomics.wait(ctl, CONS_SLEEP, 1, left);
-      Atomics.store(ctl, CONS_SLEEP, 0);
-      if (!this.isEmpty()) return true;
-      // Nothing yet: a stale notify, or (MPSC) a later slot was published before the head one.
-      if (left === 0 || remainingUntil(deadline) === 0) return false;
-    }
+    return sleepSync(this.sleepReadable(deadlineOf(timeout)));
   }
 
   /**
@@ -204,8 +182,12 @@ export abstract class RingBase {
     const timeout = checkTimeout(timeoutMs, this.kind, 'waitReadableAsync');
     if (!this.isEmpty()) return true;
     if (timeout === 0) return false;
+    return sleepAsync(this.sleepReadable(deadlineOf(timeout)));
+  }
+
+  /** The consumer's sleep: announced in CONS_SLEEP, then re-checked (see wakeConsumer). */
+  private *sleepReadable(deadline: number): SleepLoop<boolean> {
     const ctl = this.ctl;
-    const deadline = deadlineOf(timeout);
     for (;;) {
       Atomics.store(ctl, CONS_SLEEP, 1);
       if (!this.isEmpty()) {
@@ -213,9 +195,13 @@ export abstract class RingBase {
         return true;
       }
       const left = remainingUntil(deadline);
-      if (left > 0) await waitAsyncRef(ctl, CONS_SLEEP, 1, left);
-      Atomics.store(ctl, CONS_SLEEP, 0);
+      try {
+        if (left > 0) yield { i32: ctl, index: CONS_SLEEP, value: 1, ms: left };
+      } finally {
+        Atomics.store(ctl, CONS_SLEEP, 0);
+      }
       if (!this.isEmpty()) return true;
+      // Nothing yet: a stale notify, or (MPSC) a later slot was published before the head one.
       if (left === 0 || remainingUntil(deadline) === 0) return false;
     }
   }
@@ -230,31 +216,9 @@ export abstract class RingBase {
     const timeout = checkTimeout(timeoutMs, this.kind, 'waitWritable');
     const fixed = checkSpin(spinIterations, -1, this.kind, 'waitWritable');
     if (this.hasSpace()) return true;
-    const adaptive = fixed < 0 ? this.writeSpin : undefined;
-    const spin = adaptive ? adaptive.next() : fixed;
-    for (let i = 0; i < spin; i++) {
-      if (this.hasSpace()) {
-        adaptive?.caught();
-        return true;
-      }
-    }
-    adaptive?.missed();
+    if (spinUntil(fixed, this.writeSpin, writable, this)) return true;
     if (timeout === 0) return false;
-    const ctl = this.ctl;
-    const deadline = deadlineOf(timeout);
-    for (;;) {
-      Atomics.add(ctl, PROD_WAITERS, 1); // announce, then re-read HEAD (see wakeProducers)
-      const head = Atomics.load(ctl, HEAD);
-      if (this.hasSpace()) {
-        Atomics.sub(ctl, PROD_WAITERS, 1);
-        return true;
-      }
-      const left = remainingUntil(deadline);
-      if (left > 0) Atomics.wait(ctl, HEAD, head, left);
-      Atomics.sub(ctl, PROD_WAITERS, 1);
-      if (this.hasSpace()) return true;
-      if (left === 0 || remainingUntil(deadline) === 0) return false;
-    }
+    return sleepSync(this.sleepWritable(deadlineOf(timeout)));
   }
 
   /** Producer on the main thread: {@link RingBase.waitWritable} with `Atomics.waitAsync`, no spin. */
@@ -262,26 +226,20 @@ export abstract class RingBase {
     const timeout = checkTimeout(timeoutMs, this.kind, 'waitWritableAsync');
     if (this.hasSpace()) return true;
     if (timeout === 0) return false;
-    const ctl = this.ctl;
-    const deadline = deadlineOf(timeout);
-    for (;;) {
-      Atomics.add(ctl, PROD_WAITERS, 1);
-      const head = Atomics.load(ctl, HEAD);
-      if (this.hasSpace()) {
-        Atomics.sub(ctl, PROD_WAITERS, 1);
-        return true;
-      }
-      const left = remainingUntil(deadline);
-      try {
-        if (left > 0) await waitAsyncRef(ctl, HEAD, head, left);
-      } finally {
-        Atomics.sub(ctl, PROD_WAITERS, 1);
-      }
-      if (this.hasSpace()) return true;
-      if (left === 0 || remainingUntil(deadline) === 0) return false;
-    }
+    return sleepAsync(this.sleepWritable(deadlineOf(timeout)));
+  }
+
+  /**
+   * A producer's sleep: counted in PROD_WAITERS, then HEAD re-read and slept on while it holds what
+   * was read (see wakeProducers).
+   */
+  private sleepWritable(deadline: number): SleepLoop<boolean> {
+    return countedSleep(this.ctl, HEAD, PROD_WAITERS, null, writable, this, deadline);
   }
 }
+
+const readable = (r: RingBase): boolean => !r.isEmpty();
+const writable = (r: RingBase): boolean => r.hasSpace();
 
 /** Validates `(src, start, end)` of a pushBatch and returns `[start, end]` with defaults applied. */
 export function batchRange(src: Int32Array, start: unknown, end: unknown, what: string): [number, number] {
@@ -303,4 +261,16 @@ export function batchRange(src: Int32Array, start: unknown, end: unknown, what: 
     );
   }
   return [s, e];
+}
+
+/** A ring's `init`: validates by attaching, zeroes its bytes (the empty ring), attaches again. */
+export function initRing<T>(
+  cls: SizedClass<T>,
+  buffer: SharedArrayBuffer,
+  offset: number,
+  capacity: number,
+): T {
+  new cls(buffer, offset, capacity); // validates before we write anything
+  zeroRegion(buffer, offset, cls.byteLength(capacity));
+  return new cls(buffer, offset, capacity);
 }

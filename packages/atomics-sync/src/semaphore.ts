@@ -1,7 +1,7 @@
 import { syncError } from './errors.js';
 import type { PrimitiveSpec } from './spec.js';
 import { assertHandle, assertInt, assertRegion, checkSpin, checkTimeout } from './validate.js';
-import { deadlineOf, remainingUntil, waitAsyncRef } from './wait.js';
+import { countedSleep, deadlineOf, type SleepLoop, sleepAsync, sleepSync } from './wait.js';
 
 /** Structured-cloneable description of a {@link Semaphore}. The count lives in the buffer, not here. */
 export interface SemaphoreHandle {
@@ -108,22 +108,7 @@ export class Semaphore {
       if (Atomics.load(i32, COUNT) > 0 && this.tryAcquire()) return true;
     }
     if (timeout === 0) return false;
-    const deadline = deadlineOf(timeout);
-    for (;;) {
-      // Announce first, then re-check. release() adds to the count and only then reads WAITERS, so
-      // either it sees our announcement (and notifies), or its add happened before our re-check below
-      // (and tryAcquire / Atomics.wait's own value check sees the count > 0). No wake-up can be lost.
-      Atomics.add(i32, WAITERS, 1);
-      if (this.tryAcquire()) {
-        Atomics.sub(i32, WAITERS, 1);
-        return true;
-      }
-      const left = remainingUntil(deadline);
-      if (left > 0) Atomics.wait(i32, COUNT, 0, left);
-      Atomics.sub(i32, WAITERS, 1);
-      if (this.tryAcquire()) return true;
-      if (left === 0 || remainingUntil(deadline) === 0) return false;
-    }
+    return sleepSync(this.sleep(deadlineOf(timeout)));
   }
 
   /**
@@ -135,23 +120,16 @@ export class Semaphore {
     const timeout = checkTimeout(timeoutMs, 'Semaphore.acquireAsync');
     if (this.tryAcquire()) return true;
     if (timeout === 0) return false;
-    const i32 = this.i32;
-    const deadline = deadlineOf(timeout);
-    for (;;) {
-      Atomics.add(i32, WAITERS, 1); // same announce-then-recheck protocol as acquire()
-      if (this.tryAcquire()) {
-        Atomics.sub(i32, WAITERS, 1);
-        return true;
-      }
-      const left = remainingUntil(deadline);
-      try {
-        if (left > 0) await waitAsyncRef(i32, COUNT, 0, left);
-      } finally {
-        Atomics.sub(i32, WAITERS, 1);
-      }
-      if (this.tryAcquire()) return true;
-      if (left === 0 || remainingUntil(deadline) === 0) return false;
-    }
+    return sleepAsync(this.sleep(deadlineOf(timeout)));
+  }
+
+  /**
+   * Sleeps until a unit is taken or the deadline passes. Announced in WAITERS, then re-checked:
+   * release() adds to the count and only then reads WAITERS, so either it sees the announcement (and
+   * notifies), or its add happened before the re-check (see countedSleep). No wake-up can be lost.
+   */
+  private sleep(deadline: number): SleepLoop<boolean> {
+    return countedSleep(this.i32, COUNT, WAITERS, 0, tryAcquire, this, deadline);
   }
 
   /**
@@ -174,3 +152,5 @@ export class Semaphore {
     if (Atomics.load(i32, WAITERS) > 0) Atomics.notify(i32, COUNT, n);
   }
 }
+
+const tryAcquire = (s: Semaphore): boolean => s.tryAcquire();

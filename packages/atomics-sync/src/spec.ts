@@ -26,3 +26,30 @@ export const CACHE_LINE = 64;
 export function zeroRegion(buffer: SharedArrayBuffer, offset: number, bytes: number): void {
   new Uint8Array(buffer, offset, bytes).fill(0);
 }
+
+/** A primitive sized by one number (bits, ids, slots): its constructor attaches, without writing. */
+export interface SizedClass<T> {
+  new (buffer: SharedArrayBuffer, offset: number, n: number): T;
+  byteLength(n: number): number;
+}
+
+/** A sized primitive that can also write its initial state: what {@link sizedSpec} builds a spec from. */
+export interface SizedPrimitive<T> extends SizedClass<T> {
+  init(buffer: SharedArrayBuffer, offset: number, n: number): T;
+}
+
+/** The {@link PrimitiveSpec} of the sized primitive `cls` with `n` (its `spec(n)`). */
+export function sizedSpec<T>(
+  kind: string,
+  cls: SizedPrimitive<T>,
+  n: number,
+  alignment: number,
+): PrimitiveSpec<T> {
+  return {
+    kind,
+    byteLength: cls.byteLength(n),
+    alignment,
+    init: (b, o) => cls.init(b, o, n),
+    attach: (b, o) => new cls(b, o, n),
+  };
+}

@@ -52,3 +52,29 @@ export class AdaptiveSpin {
     return this.limit;
   }
 }
+
+/**
+ * Polls `ready(target)` up to the spin budget: `fixed` polls, or, when `fixed` is negative, the budget
+ * `adaptive` gives this wait (and tells it whether the spin caught the event).
+ * @returns true as soon as `ready` answers true, false if the budget ran out.
+ */
+export function spinUntil<T>(
+  fixed: number,
+  adaptive: AdaptiveSpin,
+  ready: (target: T) => boolean,
+  target: T,
+): boolean {
+  if (fixed >= 0) {
+    for (let i = 0; i < fixed; i++) if (ready(target)) return true;
+    return false;
+  }
+  const spin = adaptive.next();
+  for (let i = 0; i < spin; i++) {
+    if (ready(target)) {
+      adaptive.caught();
+      return true;
+    }
+  }
+  adaptive.missed();
+  return false;
+}

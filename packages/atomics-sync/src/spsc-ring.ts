@@ -2,13 +2,14 @@ import {
   batchRange,
   CONS_SLEEP,
   HEAD,
+  initRing,
   RING_HEADER_BYTES,
   RING_MAX_CAPACITY,
   RingBase,
   type RingHandle,
   TAIL,
 } from './ring-base.js';
-import { CACHE_LINE, type PrimitiveSpec, zeroRegion } from './spec.js';
+import { CACHE_LINE, type PrimitiveSpec, sizedSpec } from './spec.js';
 import { assertHandle, assertInt32Array, assertPowerOfTwo } from './validate.js';
 
 /** Structured-cloneable description of a {@link SpscRing}. */
@@ -51,10 +52,7 @@ export class SpscRing extends RingBase {
 
   /** Writes an empty ring at `offset` and attaches to it. Do this before sharing the buffer. */
   static init(buffer: SharedArrayBuffer, offset: number, capacity: number): SpscRing {
-    const bytes = SpscRing.byteLength(capacity);
-    new SpscRing(buffer, offset, capacity); // validates before we write anything
-    zeroRegion(buffer, offset, bytes);
-    return new SpscRing(buffer, offset, capacity);
+    return initRing(SpscRing, buffer, offset, capacity);
   }
 
   /** Re-attaches from a handle. */
@@ -65,13 +63,7 @@ export class SpscRing extends RingBase {
 
   /** The spec {@link layout} uses; rings are placed on a cache line. */
   static spec(capacity: number): PrimitiveSpec<SpscRing> {
-    return {
-      kind: 'SpscRing',
-      byteLength: SpscRing.byteLength(capacity),
-      alignment: CACHE_LINE,
-      init: (b, o) => SpscRing.init(b, o, capacity),
-      attach: (b, o) => new SpscRing(b, o, capacity),
-    };
+    return sizedSpec('SpscRing', SpscRing, capacity, CACHE_LINE);
   }
 
   /** Items the consumer has at position `head`: from the TAIL cache if it shows `want`, else fresh. */

@@ -72,3 +72,78 @@ export function waitAsyncRef(
     },
   );
 }
+
+/** One sleep a wait loop asks for: `Atomics.wait(i32, index, value, ms)`. */
+export interface Sleep {
+  readonly i32: Int32Array;
+  readonly index: number;
+  readonly value: number;
+  readonly ms: number;
+}
+
+/**
+ * A primitive's sleep loop, written once for both ways to sleep: it yields each sleep it wants and
+ * returns its answer; {@link sleepSync} and {@link sleepAsync} carry the sleeps out. What a loop does
+ * around a sleep (announce, re-check, retract) is then the same code in `lock()` and `lockAsync()`.
+ */
+export type SleepLoop<R> = Generator<Sleep, R, void>;
+
+/** Runs `loop` with `Atomics.wait` (blocks the thread). */
+export function sleepSync<R>(loop: SleepLoop<R>): R {
+  for (let r = loop.next(); ; r = loop.next()) {
+    if (r.done) return r.value;
+    const s = r.value;
+    Atomics.wait(s.i32, s.index, s.value, s.ms);
+  }
+}
+
+/** Runs `loop` with {@link waitAsyncRef} (the thread stays free; the process is kept alive). */
+export async function sleepAsync<R>(loop: SleepLoop<R>): Promise<R> {
+  let r = loop.next();
+  while (!r.done) {
+    const s = r.value;
+    try {
+      await waitAsyncRef(s.i32, s.index, s.value, s.ms);
+    } catch (e) {
+      r = loop.throw(e); // runs the loop's finally (its retraction), then rethrows
+      continue;
+    }
+    r = loop.next();
+  }
+  return r.value;
+}
+
+/**
+ * The announce-then-recheck sleep of a waiter counted in `i32[waiters]`, until `ready(target)` or the
+ * deadline. The waker changes `i32[word]` first and reads the count after, so either it sees this
+ * waiter's announcement (and notifies), or its change came before the re-check here (which then sees
+ * it, or `Atomics.wait`'s own comparison does). No wake-up can be lost.
+ * @param idle the value of `i32[word]` while not ready (a semaphore's count 0, an event's state 0), or
+ * null for a word that moves (a ring's HEAD): then the value read after the announcement.
+ */
+export function* countedSleep<T>(
+  i32: Int32Array,
+  word: number,
+  waiters: number,
+  idle: number | null,
+  ready: (target: T) => boolean,
+  target: T,
+  deadline: number,
+): SleepLoop<boolean> {
+  for (;;) {
+    Atomics.add(i32, waiters, 1);
+    const value = idle ?? Atomics.load(i32, word);
+    if (ready(target)) {
+      Atomics.sub(i32, waiters, 1);
+      return true;
+    }
+    const left = remainingUntil(deadline);
+    try {
+      if (left > 0) yield { i32, index: word, value, ms: left };
+    } finally {
+      Atomics.sub(i32, waiters, 1);
+    }
+    if (ready(target)) return true;
+    if (left === 0 || remainingUntil(deadline) === 0) return false;
+  }
+}
