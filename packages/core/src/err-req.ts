@@ -11,7 +11,7 @@ import {
   VFIO_PCI_ERR_IRQ_INDEX,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from './uapi.js';
-import type { IrqData, SetResult, Vdev } from './vdev.js';
+import type { IrqData, SetIrqsFn, SetResult, Vdev } from './vdev.js';
 
 type SingleSlot = 'errTrigger' | 'reqTrigger';
 
@@ -71,27 +71,13 @@ function vfioPciSetCtxTriggerSingle(
 }
 
 /** vfio_pci_set_err_trigger(). */
-export function vfioPciSetErrTrigger(
-  vdev: Vdev,
-  index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-): SetResult {
+export const vfioPciSetErrTrigger: SetIrqsFn = (vdev, index, start, count, flags, data) => {
   if (index !== VFIO_PCI_ERR_IRQ_INDEX || start !== 0 || count > 1) return kerr('EINVAL');
   return vfioPciSetCtxTriggerSingle(vdev, 'errTrigger', index, count, flags, data);
-}
+};
 
 /** vfio_pci_set_req_trigger(). */
-export function vfioPciSetReqTrigger(
-  vdev: Vdev,
-  index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-): SetResult {
+export const vfioPciSetReqTrigger: SetIrqsFn = (vdev, index, start, count, flags, data) => {
   if (index !== VFIO_PCI_REQ_IRQ_INDEX || start !== 0 || count > 1) return kerr('EINVAL');
   return vfioPciSetCtxTriggerSingle(vdev, 'reqTrigger', index, count, flags, data);
-}
+};

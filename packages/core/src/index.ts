@@ -26,7 +26,6 @@ export {
   type KernelProfile,
   type KernelProfileName,
 } from './kernel-profile.js';
-export { SET_IRQS_DISPATCH, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
 export {
   SoftDevice,
   type SoftDeviceOptions,
@@ -46,7 +45,7 @@ export {
   ST_TRIGGER,
   type VectorCounters,
   type VectorState,
-  VectorTable,
   type VectorTableHandle,
   type VectorTableLayout,
-} from './vector-table.js';
+} from './vector-layout.js';
+export { VectorTable } from './vector-table.js';

@@ -5,5 +5,5 @@
  * @packageDocumentation
  */
 
-export { impliedArgsz } from './set-irqs.js';
+export { impliedArgsz, SET_IRQS_DISPATCH, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
 export { VectorTableOwner } from './vector-owner.js';

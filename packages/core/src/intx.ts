@@ -26,6 +26,7 @@ import {
   isIntx,
   isIrqNone,
   newCtx,
+  type SetIrqsFn,
   type SetResult,
   setIrqType,
   type Vdev,
@@ -264,78 +265,62 @@ function intxVirqfdSet(
   return virqfdEnable(handler, thread, ctx[which], fd);
 }
 
-/** vfio_pci_set_intx_unmask(). */
-export function vfioPciSetIntxUnmask(
-  vdev: Vdev,
-  _index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-): SetResult {
-  if (!isIntx(vdev) || start !== 0 || count !== 1) return kerr('EINVAL');
-  if (flags & VFIO_IRQ_SET_DATA_NONE) {
-    vfioPciIntxUnmaskLocked(vdev);
-  } else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
-    if (data.kind === 'bool' && data.bools[0]) vfioPciIntxUnmaskLocked(vdev);
-  } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-    return intxVirqfdSet(
-      vdev,
-      data,
-      'unmask',
-      () => {
-        const r = vfioPciIntxUnmaskHandler(vdev);
-        vdev.pdev.deliverLater();
-        return r;
-      },
-      () => {
-        vfioSendIntxEventfd(vdev);
-      },
-    );
-  }
-  return 0;
+/**
+ * What vfio_pci_set_intx_unmask() and vfio_pci_set_intx_mask() share: INTx must be on with exactly
+ * vector 0, NONE acts now, a true BOOL acts now; EVENTFD is each action's own (a virqfd).
+ */
+function intxMaskAction(
+  act: (vdev: Vdev) => void,
+  eventfd: (vdev: Vdev, data: IrqData) => SetResult,
+): SetIrqsFn {
+  return (vdev, _index, start, count, flags, data) => {
+    if (!isIntx(vdev) || start !== 0 || count !== 1) return kerr('EINVAL');
+    if (flags & VFIO_IRQ_SET_DATA_NONE) {
+      act(vdev);
+    } else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
+      if (data.kind === 'bool' && data.bools[0]) act(vdev);
+    } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+      return eventfd(vdev, data);
+    }
+    return 0;
+  };
 }
+
+/** vfio_pci_set_intx_unmask(). */
+export const vfioPciSetIntxUnmask: SetIrqsFn = intxMaskAction(vfioPciIntxUnmaskLocked, (vdev, data) =>
+  intxVirqfdSet(
+    vdev,
+    data,
+    'unmask',
+    () => {
+      const r = vfioPciIntxUnmaskHandler(vdev);
+      vdev.pdev.deliverLater();
+      return r;
+    },
+    () => {
+      vfioSendIntxEventfd(vdev);
+    },
+  ),
+);
 
 /** vfio_pci_set_intx_mask(). EVENTFD is -ENOTTY ("XXX implement me") unless the extension is on. */
-export function vfioPciSetIntxMask(
-  vdev: Vdev,
-  _index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-): SetResult {
-  if (!isIntx(vdev) || start !== 0 || count !== 1) return kerr('EINVAL');
-  if (flags & VFIO_IRQ_SET_DATA_NONE) {
-    vfioPciIntxMaskLocked(vdev);
-  } else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
-    if (data.kind === 'bool' && data.bools[0]) vfioPciIntxMaskLocked(vdev);
-  } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-    if (!vdev.ext.intxMaskEventfd) return kerr('ENOTTY', 'XXX implement me');
-    // EXTENSION: a virqfd whose handler masks (and never needs the deferred thread)
-    return intxVirqfdSet(
-      vdev,
-      data,
-      'mask',
-      () => {
-        vfioPciIntxMaskLocked(vdev);
-        return 0;
-      },
-      null,
-    );
-  }
-  return 0;
-}
+export const vfioPciSetIntxMask: SetIrqsFn = intxMaskAction(vfioPciIntxMaskLocked, (vdev, data) => {
+  if (!vdev.ext.intxMaskEventfd) return kerr('ENOTTY', 'XXX implement me');
+  // EXTENSION: a virqfd whose handler masks (and never needs the deferred thread)
+  return intxVirqfdSet(
+    vdev,
+    data,
+    'mask',
+    () => {
+      vfioPciIntxMaskLocked(vdev);
+      return 0;
+    },
+    null,
+  );
+});
 
 /** vfio_pci_set_intx_trigger(). */
-export function vfioPciSetIntxTrigger(
-  vdev: Vdev,
-  _index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-): SetResult {
+export const vfioPciSetIntxTrigger: SetIrqsFn = (vdev, _index, start, count, flags, data) => {
   if (isIntx(vdev) && !count && flags & VFIO_IRQ_SET_DATA_NONE) {
     vfioIntxDisable(vdev);
     return 0;
@@ -361,4 +346,4 @@ export function vfioPciSetIntxTrigger(
     if (data.kind === 'bool' && data.bools[0]) vfioSendIntxEventfd(vdev);
   }
   return 0;
-}
+};

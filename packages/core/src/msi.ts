@@ -23,7 +23,8 @@ import {
   VFIO_PCI_MSIX_IRQ_INDEX,
   VFIO_PCI_NUM_IRQS,
 } from './uapi.js';
-import { type IrqData, irqIs, isIrqNone, newCtx, type SetResult, setIrqType, type Vdev } from './vdev.js';
+import type { SetIrqsFn, SetResult, Vdev } from './vdev.js';
+import { irqIs, isIrqNone, newCtx, setIrqType } from './vdev.js';
 import { ST_ENABLED, ST_MASKED, ST_PENDING } from './vector-layout.js';
 
 /** vfio_msi_enable(): allocate `nvec` vectors; a positive return is the number the platform has. */
@@ -137,14 +138,7 @@ export function vfioMsiDisable(vdev: Vdev, msix: boolean): void {
 // ---- SET_IRQS
 
 /** vfio_pci_set_msi_trigger() (MSI and MSI-X). */
-export function vfioPciSetMsiTrigger(
-  vdev: Vdev,
-  index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-): SetResult {
+export const vfioPciSetMsiTrigger: SetIrqsFn = (vdev, index, start, count, flags, data) => {
   const msix = index === VFIO_PCI_MSIX_IRQ_INDEX;
   if (irqIs(vdev, index) && !count && flags & VFIO_IRQ_SET_DATA_NONE) {
     vfioMsiDisable(vdev, msix);
@@ -175,7 +169,7 @@ export function vfioPciSetMsiTrigger(
     }
   }
   return 0;
-}
+};
 
 /**
  * EXTENSION: MSI/MSI-X ACTION_MASK / ACTION_UNMASK per vector, reachable only when the device enables
@@ -183,88 +177,64 @@ export function vfioPciSetMsiTrigger(
  * exported"). Same shape as the INTx pair: the index must be enabled, NONE/BOOL act now, EVENTFD
  * installs a virqfd per vector (fd < 0 removes it). Unmask re-signals a held interrupt exactly once.
  */
-function vfioPciSetMsiMaskAction(
-  vdev: Vdev,
-  index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-  mask: boolean,
-): SetResult {
-  if (!irqIs(vdev, index)) return kerr('EINVAL');
-  const act = (v: number): void => {
-    if (mask) vdev.table.mask(index, v);
-    else vdev.table.unmask(index, v);
+const vfioPciSetMsiMaskAction =
+  (mask: boolean): SetIrqsFn =>
+  (vdev, index, start, count, flags, data) => {
+    if (!irqIs(vdev, index)) return kerr('EINVAL');
+    const act = (v: number): void => {
+      if (mask) vdev.table.mask(index, v);
+      else vdev.table.unmask(index, v);
+    };
+    for (let v = start; v < start + count; v++) {
+      if (!vdev.pdev.hasIrqVector(v)) return kerr('EINVAL', `vector ${v} is not allocated`);
+    }
+    if (flags & VFIO_IRQ_SET_DATA_NONE) {
+      for (let i = 0; i < count; i++) act(start + i);
+    } else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
+      if (data.kind !== 'bool') return kerr('EINVAL');
+      for (let i = 0; i < count; i++) if (data.bools[i]) act(start + i);
+    } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+      if (data.kind !== 'eventfd') return kerr('EINVAL');
+      // all-or-nothing: check every fd and every slot before installing any virqfd
+      for (let i = 0; i < count; i++) {
+        const fd = data.fds[i];
+        if (typeof fd === 'number' && fd < 0) continue;
+        const t = eventfdCtxFdget(fd);
+        if ('code' in t) return t;
+        t.put();
+        const slots = vdev.vecVirqfds.get(start + i);
+        if (slots && virqfdPollHup(mask ? slots.mask : slots.unmask)) return kerr('EBUSY');
+      }
+      for (let i = 0; i < count; i++) {
+        const v = start + i;
+        let slots = vdev.vecVirqfds.get(v);
+        if (!slots) {
+          slots = { mask: virqfdSlot(), unmask: virqfdSlot() };
+          vdev.vecVirqfds.set(v, slots);
+        }
+        const slot = mask ? slots.mask : slots.unmask;
+        const fd = data.fds[i];
+        if (typeof fd === 'number' && fd < 0) {
+          virqfdDisable(slot);
+          continue;
+        }
+        const r = virqfdEnable(
+          () => {
+            act(v);
+            return 0;
+          },
+          null,
+          slot,
+          fd,
+        );
+        if (r !== 0) return r;
+      }
+    }
+    return 0;
   };
-  for (let v = start; v < start + count; v++) {
-    if (!vdev.pdev.hasIrqVector(v)) return kerr('EINVAL', `vector ${v} is not allocated`);
-  }
-  if (flags & VFIO_IRQ_SET_DATA_NONE) {
-    for (let i = 0; i < count; i++) act(start + i);
-  } else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
-    if (data.kind !== 'bool') return kerr('EINVAL');
-    for (let i = 0; i < count; i++) if (data.bools[i]) act(start + i);
-  } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-    if (data.kind !== 'eventfd') return kerr('EINVAL');
-    // all-or-nothing: check every fd and every slot before installing any virqfd
-    for (let i = 0; i < count; i++) {
-      const fd = data.fds[i];
-      if (typeof fd === 'number' && fd < 0) continue;
-      const t = eventfdCtxFdget(fd);
-      if ('code' in t) return t;
-      t.put();
-      const slots = vdev.vecVirqfds.get(start + i);
-      if (slots && virqfdPollHup(mask ? slots.mask : slots.unmask)) return kerr('EBUSY');
-    }
-    for (let i = 0; i < count; i++) {
-      const v = start + i;
-      let slots = vdev.vecVirqfds.get(v);
-      if (!slots) {
-        slots = { mask: virqfdSlot(), unmask: virqfdSlot() };
-        vdev.vecVirqfds.set(v, slots);
-      }
-      const slot = mask ? slots.mask : slots.unmask;
-      const fd = data.fds[i];
-      if (typeof fd === 'number' && fd < 0) {
-        virqfdDisable(slot);
-        continue;
-      }
-      const r = virqfdEnable(
-        () => {
-          act(v);
-          return 0;
-        },
-        null,
-        slot,
-        fd,
-      );
-      if (r !== 0) return r;
-    }
-  }
-  return 0;
-}
 
 /** EXTENSION: MSI/MSI-X ACTION_MASK. */
-export function vfioPciSetMsiMask(
-  vdev: Vdev,
-  index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-): SetResult {
-  return vfioPciSetMsiMaskAction(vdev, index, start, count, flags, data, true);
-}
+export const vfioPciSetMsiMask: SetIrqsFn = vfioPciSetMsiMaskAction(true);
 
 /** EXTENSION: MSI/MSI-X ACTION_UNMASK. */
-export function vfioPciSetMsiUnmask(
-  vdev: Vdev,
-  index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-): SetResult {
-  return vfioPciSetMsiMaskAction(vdev, index, start, count, flags, data, false);
-}
+export const vfioPciSetMsiUnmask: SetIrqsFn = vfioPciSetMsiMaskAction(false);

@@ -27,19 +27,9 @@ import {
   VFIO_PCI_NUM_IRQS,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from './uapi.js';
-import { type IrqData, irqIs, isIntx, type SetResult, type Vdev } from './vdev.js';
+import { type IrqData, irqIs, isIntx, type SetIrqsFn, type SetResult, type Vdev } from './vdev.js';
 
 const U32_MAX = 0xffffffff;
-
-/** A per-(index, action) handler, the kernel's `func`. */
-export type SetIrqsFn = (
-  vdev: Vdev,
-  index: number,
-  start: number,
-  count: number,
-  flags: number,
-  data: IrqData,
-) => SetResult;
 
 /**
  * The dispatch table of vfio_pci_set_irqs_ioctl(): index → action → handler. An entry may depend on

@@ -108,3 +108,13 @@ export function setIrqType(vdev: Vdev, type: number): void {
   vdev.irqType = type;
   vdev.owner.setIrqType(type);
 }
+
+/** A per-(index, action) handler, the kernel's `func`. */
+export type SetIrqsFn = (
+  vdev: Vdev,
+  index: number,
+  start: number,
+  count: number,
+  flags: number,
+  data: IrqData,
+) => SetResult;

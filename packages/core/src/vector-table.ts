@@ -53,22 +53,6 @@ import {
   wordOf,
 } from './vector-layout.js';
 
-export {
-  Counter,
-  type RaiseOutcome,
-  RECORD_BYTES,
-  ST_ENABLED,
-  ST_EXTERNAL,
-  ST_LEVEL,
-  ST_MASKED,
-  ST_PENDING,
-  ST_TRIGGER,
-  type VectorCounters,
-  type VectorState,
-  type VectorTableHandle,
-  type VectorTableLayout,
-} from './vector-layout.js';
-
 /**
  * Per-vector state and counters in shared memory. The owner creates it (`VectorTable.create`), other
  * threads attach (`VectorTable.attach(handle)`) and see the same state.
