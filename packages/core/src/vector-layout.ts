@@ -76,6 +76,15 @@ export const Counter = {
 /** One of the {@link Counter} positions. */
 export type Counter = (typeof Counter)[keyof typeof Counter];
 
+/**
+ * The record's eighth counter, not a {@link Counter} of its own: raises that found their vector
+ * masked with its PBA bit already set ("folded" into the held interrupt). Each is one raise and one
+ * coalesce, so the table reads it into both `raised` and `coalesced`; stored apart, such a raise is
+ * one atomic add instead of four (raised, pending, then pending back and coalesced), which is most
+ * raises of an open-loop storm on vectors NAPI keeps masked.
+ */
+export const C_FOLDED = 7;
+
 /** A vector's counters, as numbers. */
 export interface VectorCounters {
   raised: number;
@@ -121,7 +130,7 @@ export function wordOf(rec: number, word: number): number {
 }
 
 /** BigUint64 index of `counter` in record `rec`. */
-export function counterOf(rec: number, counter: Counter): number {
+export function counterOf(rec: number, counter: Counter | typeof C_FOLDED): number {
   return ((HEADER_BYTES + rec * RECORD_BYTES + COUNTERS_OFFSET) >> 3) + counter;
 }
 

@@ -9,7 +9,8 @@
  *   raised     interrupts the vector accepted: signalled to its trigger, or held by its mask.
  *   delivered  consumptions: each consumer read of the trigger that returned n >= 1 counts 1 ...
  *   coalesced  ... and n - 1 here (n raises folded into one read); a raise that finds the vector
- *              masked with its PBA bit already set is coalesced at once.
+ *              masked with its PBA bit already set is coalesced at once (stored as one "folded"
+ *              count, C_FOLDED, that every read adds to both raised and coalesced).
  *   pending    raised, not yet consumed: held by the mask (at most 1, the PBA bit) plus signalled to
  *              the trigger and not yet read.
  *   dropped    held interrupts thrown away unsignalled: the vector was torn down/disabled/reset while
@@ -29,6 +30,7 @@ import { argValueError, outOfRange, takeDesc } from '@virq/trigger/internal';
 import { TriggerSlots } from './trigger-slot.js';
 import { IRQ_INDEX_NAMES, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_NUM_IRQS } from './uapi.js';
 import {
+  C_FOLDED,
   Counter,
   counterOf,
   createTableBuffer,
@@ -167,11 +169,13 @@ export class VectorTable {
   /** A vector's counters. */
   counters(index: number, vector: number): VectorCounters {
     const r = this.rec(index, vector);
-    const get = (k: Counter) => Number(Atomics.load(this.u64, counterOf(r, k)));
+    const get = (k: Counter | typeof C_FOLDED) => Number(Atomics.load(this.u64, counterOf(r, k)));
+    // Read once for both: raised and coalesced then move together with it.
+    const folded = get(C_FOLDED);
     return {
-      raised: get(Counter.Raised),
+      raised: get(Counter.Raised) + folded,
       delivered: get(Counter.Delivered),
-      coalesced: get(Counter.Coalesced),
+      coalesced: get(Counter.Coalesced) + folded,
       pending: get(Counter.Pending),
       dropped: get(Counter.Dropped),
       unrouted: get(Counter.Unrouted),
@@ -181,7 +185,10 @@ export class VectorTable {
 
   /** One counter, as a bigint (exact). */
   counter(index: number, vector: number, which: Counter): bigint {
-    return Atomics.load(this.u64, counterOf(this.rec(index, vector), which));
+    const r = this.rec(index, vector);
+    const c = Atomics.load(this.u64, counterOf(r, which));
+    if (which !== Counter.Raised && which !== Counter.Coalesced) return c;
+    return c + Atomics.load(this.u64, counterOf(r, C_FOLDED));
   }
 
   /** Where the vector's trigger is (a SharedEventFd slot or a kernel fd), or null. */
@@ -206,17 +213,32 @@ export class VectorTable {
    */
   raise(index: number, vector: number): RaiseOutcome {
     const r = this.rec(index, vector);
-    // Count first: a consumer must never read a signal that is not yet counted as pending. Counting
-    // before the state is even looked at costs an unrouted raise three more atomics (taken back in
-    // unroute()) and saves every routed one a load: raises are routed far more often than not.
+    const s = Atomics.load(this.i32, wordOf(r, R_STATE));
+    // Masked with an interrupt already held: the raise folds into it (see foldable).
+    if ((s & FOLDABLE) === FOLDABLE) return this.fold(r);
+    // Count before signalling: a consumer must never read a signal that is not yet counted as
+    // pending. The state loaded before the count may be stale by now; that is a raise that happened
+    // just before the change (a mask, a teardown), which the paths below handle as such.
     const u64 = this.u64;
     Atomics.add(u64, counterOf(r, Counter.Raised), 1n);
     Atomics.add(u64, counterOf(r, Counter.Pending), 1n);
-    const s = Atomics.load(this.i32, wordOf(r, R_STATE));
     if ((s & (ST_ENABLED | ST_TRIGGER | ST_MASKED)) === (ST_ENABLED | ST_TRIGGER)) {
       return this.slots.signal(r) ? 'signalled' : this.unroute(r);
     }
     return this.raiseSlow(r, s, -1);
+  }
+
+  /**
+   * A raise that found record `r` enabled, bound, masked and holding an interrupt (the PBA bit): it is
+   * coalesced into the held one and signals nothing, so it is counted after the state was read and in
+   * one add (C_FOLDED, read as raised + coalesced). Nothing orders that add against a consumer: no
+   * signal comes of it, and pending is untouched. The bit may be taken (NAPI's takeHeld, an unmask,
+   * a teardown's drop) between the load and the add; the raise happened before that take, when the
+   * bit was set, and coalesced into the interrupt the take got.
+   */
+  private fold(r: number): RaiseOutcome {
+    Atomics.add(this.u64, counterOf(r, C_FOLDED), 1n);
+    return 'coalesced';
   }
 
   /**
@@ -240,9 +262,15 @@ export class VectorTable {
     try {
       for (let i = 0; i < count; i++) {
         const r = base + vectors[i];
+        const s = Atomics.load(i32, wordOf(r, R_STATE));
+        if ((s & FOLDABLE) === FOLDABLE) {
+          // as raise(): folded into the held interrupt, one add
+          Atomics.add(u64, counterOf(r, C_FOLDED), 1n);
+          accepted++;
+          continue;
+        }
         Atomics.add(u64, counterOf(r, Counter.Raised), 1n);
         Atomics.add(u64, counterOf(r, Counter.Pending), 1n);
-        const s = Atomics.load(i32, wordOf(r, R_STATE));
         let outcome: RaiseOutcome;
         if ((s & (ST_ENABLED | ST_TRIGGER | ST_MASKED)) === (ST_ENABLED | ST_TRIGGER)) {
           outcome = slots.signalAt(r, g) ? 'signalled' : this.unroute(r);
@@ -415,6 +443,9 @@ export class VectorTable {
     this.add(r, Counter.Dropped, 1n);
   }
 }
+
+/** The state of a vector a raise folds into its held interrupt: enabled, bound, masked, PBA set. */
+const FOLDABLE = ST_ENABLED | ST_TRIGGER | ST_MASKED | ST_PENDING;
 
 /**
  * INTx masking involves the device (DisINTx, the level, virq_disabled): it goes through setIrqs or the

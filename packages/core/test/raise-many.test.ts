@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import test from 'ava';
 import fc from 'fast-check';
 import {
+  Counter,
   VFIO_IRQ_SET_DATA_EVENTFD as EFD,
   EventFdPool,
   VFIO_PCI_MSIX_IRQ_INDEX as MSIX,
@@ -101,6 +102,31 @@ test('raiseMany is one raise per vector: same accepted count, counters, held bit
       }
     }),
   );
+});
+
+test('a raise onto a held interrupt is one raise and one coalesce in every read of the counters', (t) => {
+  const r = rig();
+  const table = r.device.vectorTable;
+  table.mask(MSIX, 1);
+  t.is(r.device.raise(MSIX, 1), 'held');
+  t.is(r.device.raise(MSIX, 1), 'coalesced');
+  t.is(table.raiseMany(MSIX, [1, 1, 0]), 3);
+  const c = (k: Counter) => table.counter(MSIX, 1, k);
+  t.deepEqual(
+    [c(Counter.Raised), c(Counter.Coalesced), c(Counter.Pending), c(Counter.Delivered), c(Counter.Dropped)],
+    [4n, 3n, 1n, 0n, 0n],
+    'counter(): raised and coalesced include the folded raises, the other counters do not',
+  );
+  t.like(table.counters(MSIX, 1), { raised: 4, coalesced: 3, pending: 1, delivered: 0, unrouted: 0 });
+  t.like(table.counters(MSIX, 0), { raised: 1, coalesced: 0, pending: 1 }, 'the unmasked vector signalled');
+  t.is(r.efds[1].peek(), 0n, "nothing reached the masked vector's trigger");
+  t.is(table.unmask(MSIX, 1), 'signalled', 'the one held interrupt goes out');
+  t.is(r.efds[1].tryRead(), 1n);
+  table.recordConsumed(MSIX, 1, 1);
+  t.like(table.counters(MSIX, 1), { raised: 4, delivered: 1, coalesced: 3, pending: 0 });
+  t.deepEqual(table.checkInvariant(), []);
+  r.device.close();
+  for (const e of r.efds) e.close();
 });
 
 test('raiseMany checks every vector number before raising any', (t) => {
