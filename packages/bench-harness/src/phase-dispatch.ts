@@ -91,6 +91,8 @@ export async function runDispatcherPhase(opts: {
   await sleep(opts.warmupMs);
   const tids = Array.from({ length: w }, (_, i) => counts[w + 1 + i]);
   const wcpu0 = tids.map(threadCpuNs);
+  const raiserTid = raiser ? counts[2 * w + 1] : -1;
+  const rcpu0 = raiser ? threadCpuNs(raiserTid) : 0;
   const s0 = d.stats();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -101,6 +103,7 @@ export async function runDispatcherPhase(opts: {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const workerCpuNs = tids.reduce((a, tid, i) => a + threadCpuNs(tid) - wcpu0[i], 0);
+  const raiserCpuNs = raiser ? threadCpuNs(raiserTid) - rcpu0 : Number.NaN;
   Atomics.store(control, CONTROL.STOP, 1);
   // Core's counters are read only after every thread that raises has stopped: the raiser (awaited
   // here) and the service workers' handlers (stopped by d.stop()).
@@ -147,6 +150,17 @@ export async function runDispatcherPhase(opts: {
       vectorsInPollMode: inPoll,
       /** The service workers' own CPU (thread clocks, 10 ms ticks) per handled event, ns. */
       workerCpuNsPerHandled: workerCpuNs / Math.max(1, handled),
+      ...(raiser
+        ? {
+            /**
+             * Open loop: the raiser thread's own CPU per raise, ns (thread clock, 10 ms ticks), and
+             * the share of one CPU it got. raises/s = share / (ns per raise): the first is the code's
+             * cost, the second the scheduler's (3 busy threads on 2 vCPUs, plus anything else running).
+             */
+            raiserCpuNsPerRaise: raiserCpuNs / Math.max(1, raises),
+            raiserCpuShare: raiserCpuNs / 1e9 / seconds,
+          }
+        : {}),
     },
     accounting,
   };

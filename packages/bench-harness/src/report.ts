@@ -60,6 +60,20 @@ export function figuresOf(r: ThroughputResult): Figure[] {
       },
     ),
     f('openAbsorbedVsPiscina', 'open loop raises absorbed ÷ piscina', 'x', x.openAbsorbedVsPiscina),
+    // What the open loop's rate is made of (raises/s = share ÷ ns per raise): the code's cost and the
+    // scheduler's share, so a run that is far off says which of the two moved.
+    f(
+      'openRaiserNs',
+      'open loop: raiser thread CPU per raise',
+      'ns',
+      extra(r.phases.open, 'raiserCpuNsPerRaise'),
+    ),
+    f(
+      'openRaiserShare',
+      'open loop: raiser thread CPU time ÷ wall time',
+      'x',
+      extra(r.phases.open, 'raiserCpuShare'),
+    ),
     f('cpu2048Over16', 'CPU per event, 2048 vectors ÷ 16 vectors', 'x', x.cpu2048Over16, {
       op: '<=',
       value: 1.3,
@@ -83,6 +97,12 @@ export function figuresOf(r: ThroughputResult): Figure[] {
       value: 1.5,
     }),
   ];
+}
+
+/** A numeric extra of a phase (NaN if the run did not record it). */
+function extra(p: { extra?: Record<string, number | string> } | undefined, key: string): number {
+  const v = p?.extra?.[key];
+  return typeof v === 'number' ? v : Number.NaN;
 }
 
 /** A figure's value for a table. */
@@ -170,6 +190,8 @@ export function formatRunsReport(
     `${formatValue(s.min, s.unit)} – ${formatValue(s.max, s.unit)}`,
     formatTarget(s.target, s.unit),
     verdict(s.met),
+    // Every run's own value: an outlier is then a run one can name (and match to its load above).
+    s.values.map((v) => formatValue(v, s.unit)).join('  '),
   ]);
   const out = [
     `virq bench: ${runs.length} runs, each a fresh process (${opts.command})`,
@@ -185,6 +207,7 @@ export function formatRunsReport(
         'spread (min – max)',
         'target',
         '',
+        'each run, in order',
       ],
       rows,
     ),

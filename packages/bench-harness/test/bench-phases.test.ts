@@ -50,5 +50,16 @@ for (const loop of ['closed', 'open'] as const) {
     t.true(a.expected >= 2048);
     t.is(a.raised, a.expected);
     t.true(a.balanced);
+    // The raiser's own CPU: read from its thread clock, so present exactly when there is a raiser (a
+    // 100 ms window at 10 ms ticks may round it to 0, never below; a share cannot pass one CPU by more
+    // than the tick rounding: 2 ticks over the window).
+    const x = r.extra!;
+    if (loop === 'open') {
+      t.true(Number(x.raiserCpuNsPerRaise) >= 0);
+      t.true(Number(x.raiserCpuShare) >= 0 && Number(x.raiserCpuShare) <= 1 + 0.02 / r.seconds);
+    } else {
+      t.false('raiserCpuNsPerRaise' in x);
+      t.false('raiserCpuShare' in x);
+    }
   });
 }

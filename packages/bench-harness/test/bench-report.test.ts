@@ -44,7 +44,10 @@ function fakeRun(k: number, loadStart = 0.5): ThroughputResult {
     machine: { node: 'v20', cpus: 2, cpuModel: 'Test CPU' },
     load: { start: [loadStart, 0.4, 0.3], end: [loadStart + 0.1, 0.4, 0.3] },
     options: { durationMs: 5000, vectors: 256, threads: 2, mode: 'hybrid' },
-    phases: { closed: phase(300 * k), open: phase(0, 12e6 * k) },
+    phases: {
+      closed: phase(300 * k),
+      open: { ...phase(0, 12e6 * k), extra: { raiserCpuNsPerRaise: 50 * k, raiserCpuShare: 0.6 } },
+    },
     latency: { busy: { count: 1, ...lat(0.8 * k, 4 * k) } },
     ratios: {
       closedVsPiscina: 90 * k,
@@ -124,4 +127,20 @@ test('formatRunsReport names the machine, the load, each median and spread, and 
   );
   t.regex(text, /CPU per event, 2048 vectors ÷ 16 vectors\s+1\.10×\s+0\.99× – 1\.32×\s+≤ 1\.30×\s+met/);
   t.regex(text, /targets not met \(medians\): closedVsPiscina, closedCpuNs/);
+  // every run's own value, in run order, after the verdict: an outlier can be named
+  t.regex(text, /closed loop ÷ piscina task per event, handled\/s.*NOT met\s+90\.0× {2}108× {2}81\.0×$/m);
+  t.regex(
+    text,
+    /open loop: raiser thread CPU per raise\s+50\.0 ns\s+45\.0 ns – 60\.0 ns.*50\.0 ns {2}60\.0 ns {2}45\.0 ns$/m,
+  );
+  t.regex(text, /open loop: raiser thread CPU time ÷ wall time\s+0\.60×/);
+});
+
+test('the open loop figures of a run without the raiser extras are not measurements (NaN)', (t) => {
+  const run = fakeRun(1);
+  delete (run.phases.open as { extra?: unknown }).extra;
+  const figs = figuresOf(run);
+  t.true(Number.isNaN(figs.find((f) => f.key === 'openRaiserNs')!.value));
+  t.true(Number.isNaN(figs.find((f) => f.key === 'openRaiserShare')!.value));
+  t.is(figs.find((f) => f.key === 'openAbsorbed')!.value, 12);
 });
