@@ -5,6 +5,7 @@
  * than one: the main thread serialises them).
  */
 
+import { parentPort, threadId } from 'node:worker_threads';
 import {
   attachEnv,
   type EnvHandle,
@@ -15,7 +16,7 @@ import {
   VI,
 } from '@virq/handler/internal';
 import { Piscina } from 'piscina';
-import type { DeferredTask, DeferredWorkerData } from './deferred.js';
+import { type DeferredTask, type DeferredWorkerData, THREAD_LOADED } from './deferred.js';
 
 interface Loaded {
   mod: HandlerModule;
@@ -52,3 +53,7 @@ export default async function runDeferred(task: DeferredTask): Promise<number> {
   }
   return prior;
 }
+
+// Evaluated last, once the whole module graph is instantiated and evaluated: from here on this thread
+// may be terminated safely (deferred.ts, DeferredWork.close).
+parentPort?.postMessage({ [THREAD_LOADED]: threadId });

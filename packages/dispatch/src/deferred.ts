@@ -37,7 +37,18 @@ export interface DeferredWorkOptions {
   abortable?: boolean;
   /** close() waits this long for runs to finish before it destroys the pool anyway (ms). */
   closeTimeoutMs?: number;
+  /** @internal The piscina task module (default: deferred-task.js); tests load a slower one. */
+  taskFile?: URL;
 }
+
+/**
+ * The message a pool thread posts (parentPort) once its task module has been evaluated: see
+ * {@link DeferredWork.close} for why the main thread must wait for it.
+ */
+export const THREAD_LOADED = 'virqDeferredThreadLoaded';
+
+/** How long close() waits for a pool thread still loading its task module before destroying it anyway. */
+const LOAD_WAIT_MS = 10_000;
 
 /** The task posted to piscina: the vector's position. */
 export interface DeferredTask {
@@ -65,6 +76,10 @@ export class DeferredWork {
   private readonly aborted = new Set<number>();
   private readonly abortable: boolean;
   private readonly closeTimeoutMs: number;
+  /** Pool threads (threadId) whose task module has been evaluated. */
+  private readonly loaded = new Set<number>();
+  /** Wakes a close() waiting for pool threads to load. */
+  private poolChanged: (() => void) | undefined;
 
   constructor(options: DeferredWorkOptions) {
     this.state = options.state;
@@ -75,12 +90,22 @@ export class DeferredWork {
     const capacity = options.state.vectors + 1;
     this.doorbell = new Doorbell(new SharedArrayBuffer(Doorbell.byteLength(capacity)), 0, capacity);
     this.pool = new Piscina<DeferredTask, number>({
-      filename: fileURLToPath(new URL('./deferred-task.js', import.meta.url)),
+      filename: fileURLToPath(options.taskFile ?? new URL('./deferred-task.js', import.meta.url)),
       minThreads: options.threads,
       maxThreads: options.threads,
       // The default (0) makes idle workers churn; a deferred pool lives as long as the dispatcher.
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: options.workerData,
+    });
+    this.pool.on('message', (m: unknown) => {
+      const id = (m as Record<string, unknown> | null)?.[THREAD_LOADED];
+      if (typeof id !== 'number') return;
+      this.loaded.add(id);
+      this.poolChanged?.();
+    });
+    this.pool.on('workerDestroy', (w: { id: number }) => {
+      this.loaded.delete(w.id);
+      this.poolChanged?.();
     });
   }
 
@@ -203,6 +228,33 @@ export class DeferredWork {
       });
       clearTimeout(timer);
     }
+    await this.threadsLoaded();
     await this.pool.destroy();
+  }
+
+  /**
+   * Resolves once every pool thread has evaluated its task module (or after LOAD_WAIT_MS). The threads
+   * start with the pool (minThreads), and one terminated while its module graph loads can take the
+   * process down: piscina loads the task module with require(), which on Node 20 is require(esm), and
+   * a terminate that lands while V8 instantiates the graph aborts the whole process ("FATAL ERROR:
+   * v8::Module::IsGraphAsync must be used on an instantiated module": Node checks the graph for
+   * top-level await without looking whether the instantiation was terminated). A Dispatcher stopped
+   * within ~100 ms of its start destroyed such threads; 100 start/storm/stop cycles aborted in 5 of
+   * 6 runs at load ~15. Service workers wait for theirs the same way (WorkerSlot.terminate).
+   */
+  private async threadsLoaded(): Promise<void> {
+    const deadline = performance.now() + LOAD_WAIT_MS;
+    for (;;) {
+      if (this.pool.threads.every((w) => this.loaded.has(w.threadId))) return;
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.poolChanged = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      this.poolChanged = undefined;
+      clearTimeout(timer);
+    }
   }
 }
