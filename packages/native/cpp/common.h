@@ -28,6 +28,15 @@ uint32_t ArgUint32(const Napi::CallbackInfo& info, size_t i, const char* name);
 /** bigint in [0, 2^64-1] or a number that is a non-negative safe integer. */
 uint64_t ArgUint64(const Napi::CallbackInfo& info, size_t i, const char* name);
 
+/** ioctl(2) with EINTR retried; returns what ioctl returned (errno set on -1). */
+int IoctlRetry(int fd, unsigned long request, void* arg);
+/**
+ * ioctl(2) with EINTR retried, throwing a Node-style errno error whose syscall names the ioctl
+ * ("ioctl(VFIO_DEVICE_SET_IRQS)") on failure. IoctlValue passes an integer argument instead of a pointer.
+ */
+int IoctlOrThrow(Napi::Env env, int fd, unsigned long request, void* arg, const char* name);
+int IoctlValue(Napi::Env env, int fd, unsigned long request, unsigned long value, const char* name);
+
 /** close(2) that retries nothing: Linux releases the fd even when close reports EINTR. */
 int CloseFd(int fd);
 

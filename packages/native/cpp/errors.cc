@@ -1,6 +1,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -144,6 +145,29 @@ uint64_t ArgUint64(const Napi::CallbackInfo& info, size_t i, const char* name) {
     return static_cast<uint64_t>(d);
   }
   ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be a bigint or a number");
+}
+
+int IoctlRetry(int fd, unsigned long request, void* arg) {
+  int r;
+  do {
+    r = ioctl(fd, request, arg);
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
+int IoctlOrThrow(Napi::Env env, int fd, unsigned long request, void* arg, const char* name) {
+  int r = IoctlRetry(fd, request, arg);
+  if (r < 0) ThrowErrno(env, errno, std::string("ioctl(") + name + ")");
+  return r;
+}
+
+int IoctlValue(Napi::Env env, int fd, unsigned long request, unsigned long value, const char* name) {
+  int r;
+  do {
+    r = ioctl(fd, request, value);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) ThrowErrno(env, errno, std::string("ioctl(") + name + ")");
+  return r;
 }
 
 int CloseFd(int fd) {

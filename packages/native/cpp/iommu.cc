@@ -19,14 +19,6 @@ namespace {
 
 using namespace uapi;
 
-void IoctlOrThrow(Napi::Env env, int fd, unsigned long request, void* arg, const char* name) {
-  int r;
-  do {
-    r = ioctl(fd, request, arg);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) ThrowErrno(env, errno, std::string("ioctl(") + name + ")");
-}
-
 Napi::Object Range(Napi::Env env, uint64_t start, uint64_t end) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("start", Napi::BigInt::New(env, start));
@@ -132,11 +124,7 @@ Napi::Value IoasIovaRanges(const Napi::CallbackInfo& info) {
     req.ioas_id = ioas;
     req.num_iovas = static_cast<uint32_t>(ranges.size());
     req.allowed_iovas = reinterpret_cast<uintptr_t>(ranges.data());
-    int r;
-    do {
-      r = ioctl(fd, kIommuIoasIovaRanges, &req);
-    } while (r < 0 && errno == EINTR);
-    if (r == 0) break;
+    if (IoctlRetry(fd, kIommuIoasIovaRanges, &req) == 0) break;
     if (errno == EMSGSIZE && attempt < 4 && req.num_iovas > ranges.size() && req.num_iovas < 65536) {
       ranges.resize(req.num_iovas);
       continue;

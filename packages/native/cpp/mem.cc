@@ -185,14 +185,6 @@ Napi::Value PageSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(sysconf(_SC_PAGESIZE)));
 }
 
-int IoctlRetry(int fd, unsigned long request, void* arg) {
-  int r;
-  do {
-    r = ioctl(fd, request, arg);
-  } while (r < 0 && errno == EINTR);
-  return r;
-}
-
 /**
  * deviceGetRegionInfoCaps(fd, index): VFIO_DEVICE_GET_REGION_INFO, then again with the argsz the
  * kernel asked for when it has capabilities, and the chain walked: sparse mmap areas, region type,

@@ -20,25 +20,6 @@ namespace {
 
 using namespace uapi;
 
-/** ioctl(2) with EINTR retried (none of these ioctls is interruptible mid-way in a harmful sense). */
-int Ioctl(Napi::Env env, int fd, unsigned long request, void* arg, const char* name) {
-  int r;
-  do {
-    r = ioctl(fd, request, arg);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) ThrowErrno(env, errno, std::string("ioctl(") + name + ")");
-  return r;
-}
-
-int IoctlValue(Napi::Env env, int fd, unsigned long request, unsigned long value, const char* name) {
-  int r;
-  do {
-    r = ioctl(fd, request, value);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) ThrowErrno(env, errno, std::string("ioctl(") + name + ")");
-  return r;
-}
-
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowTypeError(env, "The \"path\" argument must be a string");
@@ -74,7 +55,7 @@ Napi::Value GroupGetStatus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0, "fd", true);
   GroupStatus status = {sizeof(GroupStatus), 0};
-  Ioctl(env, fd, kGroupGetStatus, &status, "VFIO_GROUP_GET_STATUS");
+  IoctlOrThrow(env, fd, kGroupGetStatus, &status, "VFIO_GROUP_GET_STATUS");
   Napi::Object out = Napi::Object::New(env);
   out.Set("argsz", status.argsz);
   out.Set("flags", status.flags);
@@ -84,7 +65,7 @@ Napi::Value GroupGetStatus(const Napi::CallbackInfo& info) {
 Napi::Value GroupSetContainer(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd", true);
   int container = ArgFd(info, 1, "containerFd", true);
-  Ioctl(info.Env(), fd, kGroupSetContainer, &container, "VFIO_GROUP_SET_CONTAINER");
+  IoctlOrThrow(info.Env(), fd, kGroupSetContainer, &container, "VFIO_GROUP_SET_CONTAINER");
   return info.Env().Undefined();
 }
 
@@ -100,7 +81,7 @@ Napi::Value GroupGetDeviceFd(const Napi::CallbackInfo& info) {
   if (!info[1].IsString()) ThrowTypeError(env, "The \"name\" argument must be a string");
   std::string name = info[1].As<Napi::String>();
   // The kernel opens the device fd with O_CLOEXEC itself.
-  int dev = Ioctl(env, fd, kGroupGetDeviceFd, name.data(), "VFIO_GROUP_GET_DEVICE_FD");
+  int dev = IoctlOrThrow(env, fd, kGroupGetDeviceFd, name.data(), "VFIO_GROUP_GET_DEVICE_FD");
   return Napi::Number::New(env, dev);
 }
 
@@ -109,7 +90,7 @@ Napi::Value DeviceGetInfo(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd", true);
   DeviceInfo di = {};
   di.argsz = sizeof di;
-  Ioctl(env, fd, kDeviceGetInfo, &di, "VFIO_DEVICE_GET_INFO");
+  IoctlOrThrow(env, fd, kDeviceGetInfo, &di, "VFIO_DEVICE_GET_INFO");
   Napi::Object out = Napi::Object::New(env);
   out.Set("argsz", di.argsz);
   out.Set("flags", di.flags);
@@ -125,7 +106,7 @@ Napi::Value DeviceGetRegionInfo(const Napi::CallbackInfo& info) {
   RegionInfo ri = {};
   ri.argsz = sizeof ri;
   ri.index = ArgUint32(info, 1, "index");
-  Ioctl(env, fd, kDeviceGetRegionInfo, &ri, "VFIO_DEVICE_GET_REGION_INFO");
+  IoctlOrThrow(env, fd, kDeviceGetRegionInfo, &ri, "VFIO_DEVICE_GET_REGION_INFO");
   Napi::Object out = Napi::Object::New(env);
   out.Set("argsz", ri.argsz);
   out.Set("flags", ri.flags);
@@ -143,7 +124,7 @@ Napi::Value DeviceGetIrqInfo(const Napi::CallbackInfo& info) {
   ii.index = ArgUint32(info, 1, "index");
   // An explicit argsz lets callers probe the kernel's own argument checks (argsz < 16 -> EINVAL).
   ii.argsz = info[2].IsUndefined() ? sizeof ii : ArgUint32(info, 2, "argsz");
-  Ioctl(env, fd, kDeviceGetIrqInfo, &ii, "VFIO_DEVICE_GET_IRQ_INFO");
+  IoctlOrThrow(env, fd, kDeviceGetIrqInfo, &ii, "VFIO_DEVICE_GET_IRQ_INFO");
   Napi::Object out = Napi::Object::New(env);
   out.Set("argsz", ii.argsz);
   out.Set("flags", ii.flags);
@@ -188,7 +169,7 @@ Napi::Value DeviceSetIrqs(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> buf(alloc, 0);
   std::memcpy(buf.data(), &hdr, sizeof hdr);
   if (data_bytes > 0) std::memcpy(buf.data() + sizeof hdr, data, data_bytes);
-  int r = Ioctl(env, fd, kDeviceSetIrqs, buf.data(), "VFIO_DEVICE_SET_IRQS");
+  int r = IoctlOrThrow(env, fd, kDeviceSetIrqs, buf.data(), "VFIO_DEVICE_SET_IRQS");
   return Napi::Number::New(env, r);
 }
 
@@ -203,7 +184,7 @@ Napi::Value BindIommufd(const Napi::CallbackInfo& info) {
   DeviceBindIommufd bind = {};
   bind.argsz = sizeof bind;
   bind.iommufd = ArgFd(info, 1, "iommufd", true);  // -1: no-IOMMU mode
-  Ioctl(info.Env(), fd, kDeviceBindIommufd, &bind, "VFIO_DEVICE_BIND_IOMMUFD");
+  IoctlOrThrow(info.Env(), fd, kDeviceBindIommufd, &bind, "VFIO_DEVICE_BIND_IOMMUFD");
   return Napi::Number::New(info.Env(), bind.out_devid);
 }
 
@@ -212,7 +193,7 @@ Napi::Value AttachIommufdPt(const Napi::CallbackInfo& info) {
   DeviceAttachIommufdPt attach = {};
   attach.argsz = sizeof attach;
   attach.pt_id = ArgUint32(info, 1, "ptId");
-  Ioctl(info.Env(), fd, kDeviceAttachIommufdPt, &attach, "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
+  IoctlOrThrow(info.Env(), fd, kDeviceAttachIommufdPt, &attach, "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
   return Napi::Number::New(info.Env(), attach.pt_id);
 }
 
@@ -220,7 +201,7 @@ Napi::Value IoasAlloc(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd", true);
   IommuIoasAlloc alloc = {};
   alloc.size = sizeof alloc;
-  Ioctl(info.Env(), fd, kIommuIoasAlloc, &alloc, "IOMMU_IOAS_ALLOC");
+  IoctlOrThrow(info.Env(), fd, kIommuIoasAlloc, &alloc, "IOMMU_IOAS_ALLOC");
   return Napi::Number::New(info.Env(), alloc.out_ioas_id);
 }
 

@@ -77,8 +77,18 @@ function iommu(): NativeIommu {
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
-/** The kernel's answer to a failed map, said in terms of what to change. */
-function explainMapError(e: unknown, what: string, size: bigint, ranges: () => string): unknown {
+/** The IOVA ranges `mapper` translates, for a message. */
+const ranges = (mapper: DmaMapper): string =>
+  mapper
+    .info()
+    .iovaRanges.map((x) => `${hex(x.start)}-${hex(x.end)}`)
+    .join(', ');
+
+/**
+ * The kernel's answer to a failed map of `size` bytes by `mapper`, said in terms of what to change
+ * (its IOVA ranges are read only for an EINVAL, to name them).
+ */
+function explainMapError(e: unknown, what: string, size: bigint, mapper: DmaMapper): unknown {
   if (!isErrnoError(e)) return e;
   const err = e as ErrnoError;
   switch (err.code) {
@@ -102,7 +112,7 @@ function explainMapError(e: unknown, what: string, size: bigint, ranges: () => s
     case 'EINVAL':
       return explainErrno(
         e,
-        `${what}: the IOVA range is not inside the ranges the IOMMU translates (${ranges()}), not aligned to ` +
+        `${what}: the IOVA range is not inside the ranges the IOMMU translates (${ranges(mapper)}), not aligned to ` +
           'its smallest page size, or the access flags are empty',
       );
     case 'EEXIST':
@@ -139,11 +149,7 @@ export class Type1Iommu implements DmaMapper {
     try {
       n.mapDma(this.containerFd, vaddr, iova, size, flags);
     } catch (e) {
-      throw explainMapError(e, `VFIO_IOMMU_MAP_DMA of ${size} bytes at IOVA ${hex(iova)}`, size, () =>
-        this.info()
-          .iovaRanges.map((x) => `${hex(x.start)}-${hex(x.end)}`)
-          .join(', '),
-      );
+      throw explainMapError(e, `VFIO_IOMMU_MAP_DMA of ${size} bytes at IOVA ${hex(iova)}`, size, this);
     }
   }
 
@@ -177,11 +183,7 @@ export class IoasIommu implements DmaMapper {
     try {
       n.ioasMap(this.iommufd, this.ioasId, vaddr, size, iova, flags);
     } catch (e) {
-      throw explainMapError(e, `IOMMU_IOAS_MAP of ${size} bytes at IOVA ${hex(iova)}`, size, () =>
-        this.info()
-          .iovaRanges.map((x) => `${hex(x.start)}-${hex(x.end)}`)
-          .join(', '),
-      );
+      throw explainMapError(e, `IOMMU_IOAS_MAP of ${size} bytes at IOVA ${hex(iova)}`, size, this);
     }
   }
 

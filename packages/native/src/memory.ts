@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { loadNative, type NativeBinding } from './binding.js';
 import { codedError, type ErrnoError, isErrnoError } from './errors.js';
+import type { VfioRegionInfo } from './vfio.js';
 import { VFIO } from './vfio-uapi.js';
 
 /** @internal The addon's mapping object (cpp/mem.cc). */
@@ -41,15 +42,7 @@ export interface RegionArea {
 }
 
 /** VFIO_DEVICE_GET_REGION_INFO with the capability chain decoded. */
-export interface VfioRegionInfoCaps {
-  argsz: number;
-  /** VFIO.REGION_INFO_FLAG_* (READ, WRITE, MMAP, CAPS). */
-  flags: number;
-  index: number;
-  capOffset: number;
-  size: bigint;
-  /** Where the region's bytes start in the device fd (pread/pwrite/mmap offset). */
-  offset: bigint;
+export interface VfioRegionInfoCaps extends VfioRegionInfo {
   /** Every capability in the chain, decoded or not. */
   caps: { id: number; version: number }[];
   /** VFIO_REGION_INFO_CAP_SPARSE_MMAP: only these areas may be mapped (e.g. all but the MSI-X table). */

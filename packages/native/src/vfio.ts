@@ -177,13 +177,14 @@ export interface VfioDeviceInfo {
 
 /** VFIO_DEVICE_GET_REGION_INFO. `offset` is where the region's bytes live in the device fd. */
 export interface VfioRegionInfo {
-  /** > 32 when the kernel has capabilities to report (not decoded here). */
+  /** > 32 when the kernel has capabilities to report (decoded by `getRegionInfoCaps` only). */
   argsz: number;
-  /** VFIO.REGION_INFO_FLAG_* */
+  /** VFIO.REGION_INFO_FLAG_* (READ, WRITE, MMAP, CAPS). */
   flags: number;
   index: number;
   capOffset: number;
   size: bigint;
+  /** Where the region's bytes start in the device fd (pread/pwrite/mmap offset). */
   offset: bigint;
 }
 
