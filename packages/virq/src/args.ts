@@ -4,6 +4,27 @@ import { UsageError } from './errors.js';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /**
+ * One command's flags: those named in `strings` take a value, those in `booleans` do not (names
+ * separated by spaces), and -h/--help prints `help`.
+ * @returns the values (strictly parsed, see {@link parseFlags}), or null once the help was printed.
+ */
+export function parseCommand(
+  command: string,
+  argv: string[],
+  help: string,
+  strings: string,
+  booleans = '',
+): Record<string, string | boolean | undefined> | null {
+  const options: Options = { help: { type: 'boolean', short: 'h' } };
+  for (const k of strings.split(' ').filter(Boolean)) options[k] = { type: 'string' };
+  for (const k of booleans.split(' ').filter(Boolean)) options[k] = { type: 'boolean' };
+  const values = parseFlags(command, argv, options);
+  if (!values.help) return values;
+  process.stdout.write(`${help}\n`);
+  return null;
+}
+
+/**
  * Strict flag parsing for one command: unknown flags, missing values and stray arguments become a
  * {@link UsageError} whose message is a single line (node's own messages can span three).
  */

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFlags } from './args.js';
+import { parseCommand } from './args.js';
 import { UsageError } from './errors.js';
 import { nanos, si, table } from './format.js';
 import { ProgressBar } from './progress.js';
@@ -36,23 +36,13 @@ Options:
 
 const MODES = ['interrupt', 'poll', 'hybrid'] as const;
 
+/** The flags that take a value (--help is the only other). */
+const BENCH_FLAGS = 'vectors workers mode duration runs json html stats-file';
+
 /** `virq bench`: returns the process exit code. */
 export async function runBench(argv: string[]): Promise<number> {
-  const values = parseFlags('bench', argv, {
-    vectors: { type: 'string' },
-    workers: { type: 'string' },
-    mode: { type: 'string' },
-    duration: { type: 'string' },
-    runs: { type: 'string' },
-    json: { type: 'string' },
-    html: { type: 'string' },
-    'stats-file': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    process.stdout.write(`${BENCH_HELP}\n`);
-    return 0;
-  }
+  const values = parseCommand('bench', argv, BENCH_HELP, BENCH_FLAGS);
+  if (values === null) return 0;
   const str = (k: string) => values[k] as string | undefined;
   const vectors = str('vectors') !== undefined ? parseIntInRange(str('vectors')!, '--vectors', 1, 2048) : 256;
   const threads = str('workers') !== undefined ? parseIntInRange(str('workers')!, '--workers', 1, 64) : 2;

@@ -1,4 +1,4 @@
-import { parseFlags } from './args.js';
+import { parseCommand } from './args.js';
 import { table } from './format.js';
 import { NO_VFIO_ADVICE, scanVfio, type VfioPciFunction } from './probe.js';
 
@@ -83,14 +83,8 @@ async function probeFunction(fn: VfioPciFunction): Promise<ProbedFunction> {
 
 /** `virq probe`: returns the process exit code. */
 export async function runProbe(argv: string[]): Promise<number> {
-  const values = parseFlags('probe', argv, {
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    process.stdout.write(`${PROBE_HELP}\n`);
-    return 0;
-  }
+  const values = parseCommand('probe', argv, PROBE_HELP, '', 'json');
+  if (values === null) return 0;
   const scan = scanVfio();
   const functions: ProbedFunction[] = [];
   for (const fn of scan.functions) functions.push(await probeFunction(fn));

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { parseFlags } from './args.js';
+import { parseCommand } from './args.js';
 import { UsageError } from './errors.js';
 import { si } from './format.js';
 import { type Fault, type SoakReport, soak } from './soak/soak.js';
@@ -34,24 +34,13 @@ Options:
 
 const FAULTS: readonly Fault[] = ['throw', 'exit', 'terminate'];
 
+/** The flags that take a value (--help is the only other). */
+const SOAK_FLAGS = 'duration vectors workers segment warmup crashes faults seed json';
+
 /** `virq soak`: returns the process exit code. */
 export async function runSoak(argv: string[]): Promise<number> {
-  const values = parseFlags('soak', argv, {
-    duration: { type: 'string' },
-    vectors: { type: 'string' },
-    workers: { type: 'string' },
-    segment: { type: 'string' },
-    warmup: { type: 'string' },
-    crashes: { type: 'string' },
-    faults: { type: 'string' },
-    seed: { type: 'string' },
-    json: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    process.stdout.write(`${SOAK_HELP}\n`);
-    return 0;
-  }
+  const values = parseCommand('soak', argv, SOAK_HELP, SOAK_FLAGS);
+  if (values === null) return 0;
   const str = (k: string) => values[k] as string | undefined;
   const durationMs = str('duration') !== undefined ? parseDuration(str('duration')!, '--duration') : 600_000;
   if (durationMs < 3000)

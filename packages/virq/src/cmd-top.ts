@@ -1,4 +1,4 @@
-import { parseFlags } from './args.js';
+import { parseCommand } from './args.js';
 import { si, table } from './format.js';
 import {
   findStatsFiles,
@@ -147,19 +147,8 @@ export function renderTop(prevSnap: StatsSnapshot, cur: StatsSnapshot, rows: num
 
 /** `virq top`: returns the process exit code. */
 export async function runTop(argv: string[]): Promise<number> {
-  const values = parseFlags('top', argv, {
-    file: { type: 'string' },
-    interval: { type: 'string' },
-    iterations: { type: 'string' },
-    rows: { type: 'string' },
-    all: { type: 'boolean' },
-    'any-user': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    process.stdout.write(`${TOP_HELP}\n`);
-    return 0;
-  }
+  const values = parseCommand('top', argv, TOP_HELP, 'file interval iterations rows', 'all any-user');
+  if (values === null) return 0;
   const intervalMs = values.interval ? parseDuration(values.interval as string, '--interval') : 1000;
   const iterations = values.iterations
     ? parseIntInRange(values.iterations as string, '--iterations', 1, 1e9)
