@@ -103,19 +103,14 @@ export class Watchdog {
       const pos = cur & CUR.POS;
       const events = state.wcounter(w, WC.events);
       const inc = state.wget(w, WI.INCARNATION);
-      if (pos !== this.wPos[w] || events !== this.wEvents[w] || inc !== this.wInc[w]) {
+      const moved = pos !== this.wPos[w] || events !== this.wEvents[w] || inc !== this.wInc[w];
+      if (moved) {
         this.wPos[w] = pos;
         this.wEvents[w] = events;
         this.wInc[w] = inc;
-        this.wSince[w] = now;
-        this.wDone[w] = 0;
-        continue;
       }
-      const ms = now - this.wSince[w];
-      if (this.wDone[w] === 0 && ms >= stallMs) {
-        this.wDone[w] = 1;
-        this.handlerStall(slot, pos, ms);
-      }
+      const ms = stalledFor(this.wSince, this.wDone, w, moved, now, stallMs);
+      if (ms >= 0) this.handlerStall(slot, pos, ms);
     }
     this.threads(now);
   }
@@ -131,15 +126,10 @@ export class Watchdog {
       }
       // The next run of a vector starts only after the main thread counted the last one's end.
       const runs = state.vcounter(pos, VC.deferredRuns);
-      if (Number.isNaN(this.tSince[pos]) || runs !== this.tRuns[pos]) {
-        this.tRuns[pos] = runs;
-        this.tSince[pos] = now;
-        this.tDone[pos] = 0;
-        continue;
-      }
-      const ms = now - this.tSince[pos];
-      if (this.tDone[pos] === 0 && ms >= stallMs) {
-        this.tDone[pos] = 1;
+      const moved = Number.isNaN(this.tSince[pos]) || runs !== this.tRuns[pos];
+      if (moved) this.tRuns[pos] = runs;
+      const ms = stalledFor(this.tSince, this.tDone, pos, moved, now, stallMs);
+      if (ms >= 0) {
         this.host.stall({ vector: vectors[pos], worker: -1, ms: Math.round(ms), kind: 'thread' });
         if (this.host.onStall === 'restart') deferred.abortRun(pos);
       }
@@ -186,4 +176,28 @@ export class Watchdog {
     }
     return true;
   }
+}
+
+/**
+ * The stall clock of watched item `i` (a worker, or a vector's deferred run): restarted when it
+ * `moved` since the last sample; once it has stood still for `stallMs`, the time it has, that once
+ * (-1 on every other sample, until it moves again).
+ */
+function stalledFor(
+  since: Float64Array,
+  done: Uint8Array,
+  i: number,
+  moved: boolean,
+  now: number,
+  stallMs: number,
+): number {
+  if (moved) {
+    since[i] = now;
+    done[i] = 0;
+    return -1;
+  }
+  const ms = now - since[i];
+  if (done[i] !== 0 || ms < stallMs) return -1;
+  done[i] = 1;
+  return ms;
 }
