@@ -156,13 +156,13 @@ export class DispatchState {
   readonly workers: number;
   /** Header words. */
   readonly header: Int32Array;
-  /** Per-vector control words, {@link VECTOR_WORDS} per vector. */
+  /** Per-vector control words, `VECTOR_WORDS` (@virq/handler/internal) per vector. */
   readonly vi: Int32Array;
-  /** Per-vector counters, {@link VECTOR_SLOTS} per vector. */
+  /** Per-vector counters, `VECTOR_SLOTS` per vector. */
   readonly vc: Float64Array;
-  /** Per-worker control words, {@link WORKER_WORDS} per worker. */
+  /** Per-worker control words, `WORKER_WORDS` per worker. */
   readonly wi: Int32Array;
-  /** Per-worker counters, {@link WORKER_SLOTS} per worker. */
+  /** Per-worker counters, `WORKER_SLOTS` per worker. */
   readonly wc: Float64Array;
   /** The backing buffer. */
   readonly buffer: SharedArrayBuffer;

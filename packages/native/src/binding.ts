@@ -15,13 +15,13 @@ export const addonPath: string =
   process.env.VIRQ_NATIVE_ADDON ??
   fileURLToPath(new URL('../../build/Release/virq_native.node', import.meta.url));
 
-/** @internal The addon's FdHandle: owns one fd, closes it on close(), GC, or environment teardown. */
+/** The addon's FdHandle: owns one fd, closes it on close(), GC, or environment teardown. */
 export interface NativeFdHandle {
   readonly fd: number;
   close(): void;
 }
 
-/** @internal The addon's epoll set (see {@link Epoll} for the documented API). */
+/** The addon's epoll set (see {@link Epoll} for the documented API). */
 export interface NativeEpoll {
   readonly fd: number;
   readonly wakeFd: number;
@@ -37,7 +37,7 @@ export interface NativeEpoll {
   close(): void;
 }
 
-/** @internal The addon's VFIO ioctls, on fd numbers. */
+/** The addon's VFIO ioctls, on fd numbers. */
 export interface NativeVfio {
   open(path: string, flags?: number): number;
   getApiVersion(fd: number): number;

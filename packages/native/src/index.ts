@@ -6,7 +6,15 @@
  * whether it can. Everything that needs it throws `ERR_VIRQ_NATIVE_MISSING` when it was not built.
  */
 
-export { addonPath, isAvailable, loadNative, type NativeBinding } from './binding.js';
+export {
+  addonPath,
+  isAvailable,
+  loadNative,
+  type NativeBinding,
+  type NativeEpoll,
+  type NativeFdHandle,
+  type NativeVfio,
+} from './binding.js';
 export {
   DmaBuffer,
   type DmaBufferHandle,
@@ -24,6 +32,7 @@ export {
   IoasIommu,
   type IommuInfo,
   type IovaRange,
+  type NativeIommu,
   Type1Iommu,
   vfioCdevOf,
 } from './iommu.js';
@@ -38,6 +47,7 @@ export {
   mappableAreas,
   mapRegion,
   memlockLimit,
+  type NativeMem,
   pageSize,
   type RegionArea,
   type VfioRegionInfoCaps,

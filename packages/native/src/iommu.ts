@@ -49,7 +49,7 @@ export interface DmaMapper {
   unmap(iova: bigint, size: bigint): bigint;
 }
 
-/** @internal The addon's IOMMU functions (cpp/iommu.cc). */
+/** The addon's IOMMU functions (`NativeBinding.iommu`, cpp/iommu.cc). */
 export interface NativeIommu {
   getInfo(fd: number): {
     flags: number;

@@ -13,8 +13,8 @@ import { codedError, type ErrnoError, isErrnoError } from './errors.js';
 import type { VfioRegionInfo } from './vfio.js';
 import { VFIO } from './vfio-uapi.js';
 
-/** @internal The addon's mapping object (cpp/mem.cc). */
-export interface NativeMapping {
+/** An mmap of an fd (the addon's mapping object, cpp/mem.cc): the bytes, their address, and unmap(). */
+export interface FdMapping {
   /** The mapped bytes; undefined once unmapped (the old ArrayBuffer is detached: byteLength 0). */
   readonly buffer: ArrayBuffer | undefined;
   /** The mapping's virtual address in this process (what VFIO_IOMMU_MAP_DMA takes as vaddr). */
@@ -24,9 +24,9 @@ export interface NativeMapping {
   unmap(): void;
 }
 
-/** @internal The addon's memory functions. */
+/** The addon's memory functions (`NativeBinding.mem`, cpp/mem.cc). */
 export interface NativeMem {
-  Mapping: new (fd: number, offset: bigint | number, length: number, prot?: number) => NativeMapping;
+  Mapping: new (fd: number, offset: bigint | number, length: number, prot?: number) => FdMapping;
   memfdCreate(name: string, size: number, hugetlb: boolean): number;
   fdSize(fd: number): number;
   pageSize(): number;
@@ -52,9 +52,6 @@ export interface VfioRegionInfoCaps extends VfioRegionInfo {
   /** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE: the MSI-X table of this BAR may be mapped too. */
   msixMappable: boolean;
 }
-
-/** An mmap of an fd: the bytes, their address, and unmap(). */
-export type FdMapping = NativeMapping;
 
 function mem(native: NativeBinding = loadNative()): NativeMem {
   return native.mem;
