@@ -3,35 +3,19 @@
 // there is a public signature naming a type the reference leaves out (an unexported or @internal
 // type), a {@link} to a name it does not include, or a README link it cannot follow. Runs on the
 // built workspace (sibling packages resolve to their declarations), like api-list.test.mjs.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { runNode } from './helpers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const typedoc = join(root, 'node_modules', 'typedoc', 'bin', 'typedoc');
 
-/** Runs `node args…` in `cwd`; resolves with its exit code and output. */
-function node(args, cwd) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-    });
-    child.stderr.on('data', (c) => {
-      out += c;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
-
 /** The check, as api-docs:check runs it, in `cwd`. */
 const check = (cwd) =>
-  node([typedoc, '--emit', 'none', '--treatWarningsAsErrors', '--logLevel', 'Warn'], cwd);
+  runNode([typedoc, '--emit', 'none', '--treatWarningsAsErrors', '--logLevel', 'Warn'], { cwd });
 
 test('the workspace API reference builds with no typedoc warning', async (t) => {
   const { code, out } = await check(root);
@@ -67,7 +51,7 @@ test('the built declarations of every package type-check on their own (skipLibCh
     };
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: entries }));
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const { code, out } = await node([tsc, '-p', join(dir, 'tsconfig.json')], dir);
+    const { code, out } = await runNode([tsc, '-p', join(dir, 'tsconfig.json')], { cwd: dir });
     t.is(out, '');
     t.is(code, 0);
   } finally {

@@ -1,39 +1,24 @@
 // The test runner's own tests: scripts/run-tests.mjs runs fixture projects as a real child process,
 // with and without CI, and what must never read as green fails the run (exit 1, the project's FAIL
 // line, the closing `tests: N passed, M failed` line counting it).
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { runNode } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const runner = join(here, '..', 'run-tests.mjs');
 const fixture = (name) => join('scripts', 'test', 'fixtures', name);
 const root = join(here, '..', '..');
 
-/** Runs the runner on fixture projects; resolves with its exit code and stdout. */
+/** Runs the runner on fixture projects; resolves with its exit code and output. */
 function run(projects, { ci }) {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.CI;
-    delete env.AVA_FORCE_CI;
-    if (ci) env.CI = 'true';
-    else env.AVA_FORCE_CI = 'not-ci'; // ava reads other CI variables too (ci-info)
-    const child = spawn(process.execPath, [runner, ...projects.map(fixture)], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-    });
-    child.stderr.on('data', (c) => {
-      out += c;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out }));
-  });
+  const env = { ...process.env };
+  delete env.CI;
+  delete env.AVA_FORCE_CI;
+  if (ci) env.CI = 'true';
+  else env.AVA_FORCE_CI = 'not-ci'; // ava reads other CI variables too (ci-info)
+  return runNode([runner, ...projects.map(fixture)], { cwd: root, env });
 }
 
 const closing = (out) => /^tests: (\d+) passed, (\d+) failed$/m.exec(out)?.slice(1).map(Number);
