@@ -2,7 +2,8 @@
  * Model-based property test: random sequences of setIrqs / raise / mask / unmask / consume / close run
  * against a SoftDevice and against a small reference model of mainline vfio-pci (plus the MSI-X mask
  * extension). After every step: same return value or errno, same eventfd counts, same per-vector state
- * bits, and the accounting invariant. After every run: no eventfd pool slot or fd leaked.
+ * bits (INTx's line level included), and the accounting invariant. After every run: no eventfd pool
+ * slot or fd leaked.
  * Invariants checked: no delivery while masked (the model never signals a masked vector and every
  * eventfd count is compared), raised = delivered + coalesced + pending + dropped for every vector,
  * errors leave state as the kernel leaves it (unchanged, except set_block's documented unwind).
@@ -233,6 +234,8 @@ function checkState(m: Model, r: Real): void {
   if (si.triggered !== !!m.intx.trigger) throw new Error('INTx trigger differs');
   if (m.type === 'intx' && si.masked !== m.intx.masked) throw new Error('INTx masked differs');
   if (si.pendingBit !== m.intx.held) throw new Error(`INTx held ${si.pendingBit} != ${m.intx.held}`);
+  // the line level other threads read from the table (VectorState.level) follows assert / deassert
+  if (si.level !== m.intx.level) throw new Error(`INTx level ${si.level} != model ${m.intx.level}`);
   if (t.state(ERR, 0).triggered !== !!m.err || t.state(REQ, 0).triggered !== !!m.req)
     throw new Error('ERR/REQ differ');
   const bad = t.checkInvariant();
