@@ -366,10 +366,15 @@ export class VectorTable {
   takeHeld(index: number, vector: number): boolean {
     noIntx(index, 'takeHeld');
     const sw = wordOf(this.rec(index, vector), R_STATE);
+    // The first compare-exchange expects the state a polled vector has when it holds an interrupt
+    // (enabled, bound, masked, PBA set): one atomic instead of a load and a CAS when it does, and a
+    // CAS that fails returns the word, which the loop goes on from as if it had loaded it.
+    let s = FOLDABLE;
     for (;;) {
-      const s = Atomics.load(this.i32, sw);
+      const seen = Atomics.compareExchange(this.i32, sw, s, s & ~ST_PENDING);
+      if (seen === s) return true;
+      s = seen;
       if (!(s & ST_PENDING)) return false;
-      if (Atomics.compareExchange(this.i32, sw, s, s & ~ST_PENDING) === s) return true;
     }
   }
 
@@ -379,6 +384,10 @@ export class VectorTable {
    * added to raised and external first, so the invariant holds.
    */
   recordConsumed(index: number, vector: number, n: number | bigint): void {
+    if (n === 1) {
+      this.consumedOne(this.rec(index, vector));
+      return;
+    }
     const k = BigInt(n);
     if (k <= 0n) return;
     const r = this.rec(index, vector);
@@ -395,6 +404,29 @@ export class VectorTable {
     }
     this.add(r, Counter.Delivered, 1n);
     if (k > 1n) this.add(r, Counter.Coalesced, k - 1n);
+  }
+
+  /**
+   * recordConsumed of one (a NAPI poll's take, a read of 1): the same counts without the general
+   * path's conversion to bigint and its comparisons, and with a compare-exchange that fails going on
+   * from the value it returns instead of loading pending again.
+   */
+  private consumedOne(r: number): void {
+    const u64 = this.u64;
+    const pi = counterOf(r, Counter.Pending);
+    let p = Atomics.load(u64, pi);
+    for (;;) {
+      if (p === 0n) {
+        // nobody counted this signal (see recordConsumed)
+        Atomics.add(u64, counterOf(r, Counter.External), 1n);
+        Atomics.add(u64, counterOf(r, Counter.Raised), 1n);
+        break;
+      }
+      const seen = Atomics.compareExchange(u64, pi, p, p - 1n);
+      if (seen === p) break;
+      p = seen;
+    }
+    Atomics.add(u64, counterOf(r, Counter.Delivered), 1n);
   }
 
   /**

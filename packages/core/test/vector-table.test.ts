@@ -185,6 +185,33 @@ test.serial('recordConsumed credits signals nobody raised (kernel-side or foreig
   e.close();
 });
 
+test.serial('recordConsumed of 1 (number, its own fast path) counts as 1n does, external included', (t) => {
+  for (const one of [1, 1n]) {
+    const d = device();
+    const e = SharedEventFd.create();
+    d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 1, data: [e] });
+    const tb = d.vectorTable;
+    tb.recordConsumed(MSIX, 0, one);
+    t.like(
+      tb.counters(MSIX, 0),
+      { raised: 1, external: 1, delivered: 1, pending: 0 },
+      'nothing pending: external',
+    );
+    d.raise(MSIX, 0);
+    d.raise(MSIX, 0);
+    d.raise(MSIX, 0);
+    tb.recordConsumed(MSIX, 0, one);
+    t.like(
+      tb.counters(MSIX, 0),
+      { raised: 4, external: 1, delivered: 2, coalesced: 0, pending: 2 },
+      String(one),
+    );
+    t.deepEqual(tb.checkInvariant(), []);
+    d.close();
+    e.close();
+  }
+});
+
 test.serial(
   'attach rejects a buffer that is not a vector table; out-of-range vectors are RangeErrors',
   (t) => {

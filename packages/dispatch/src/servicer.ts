@@ -374,9 +374,10 @@ export class Servicer {
         else this.emptyPolls[pos]++;
         this.budgetLeft[pos] -= done;
       } else if (ops.poll(pos) > 0) {
-        Atomics.add(vi, base + VI.INFLIGHT, 1);
+        // Only the owner writes INFLIGHT while it owns the vector: the add's old value + 1 is the word.
+        const held = Atomics.add(vi, base + VI.INFLIGHT, 1) + 1;
         this.emptyPolls[pos] = 0;
-        this.call(pos, Atomics.load(vi, base + VI.INFLIGHT));
+        this.call(pos, held);
         this.budgetLeft[pos]--;
         // The list lost every other entry while the call was stuck: start the round again.
         if (this.evicted) {
