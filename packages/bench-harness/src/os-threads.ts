@@ -33,6 +33,23 @@ export function threadCpuNs(tid: number): number {
   }
 }
 
+/**
+ * Times thread `tid` of this process was switched off its CPU without asking (preempted:
+ * `nonvoluntary_ctxt_switches` of /proc/self/task/<tid>/status, proc(5)). A thread that spins never
+ * gives its CPU up itself, so for a spinner this counts every time something else took the CPU. NaN
+ * if the thread is gone.
+ */
+export function threadPreemptions(tid: number): number {
+  try {
+    const m = /^nonvoluntary_ctxt_switches:\s*(\d+)$/m.exec(
+      readFileSync(`/proc/self/task/${tid}/status`, 'utf8'),
+    );
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Pins thread `tid` to `cpu` with taskset(1); false if taskset is missing or refused. */
 export function pinThread(tid: number, cpu: number): boolean {
   if (tid < 0) return false;

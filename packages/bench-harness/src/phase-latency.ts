@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { SoftDevice, VFIO_PCI_MSIX_IRQ_INDEX } from '@virq/core';
 import { Dispatcher } from '@virq/dispatch';
 import { type LatencyData, LC, LC_WORDS } from './latency-shared.js';
-import { pinThread } from './os-threads.js';
+import { pinThread, threadPreemptions } from './os-threads.js';
 import { LatencyBuckets, type LatencySummary, summarize } from './throughput-latency.js';
 import type { Accounting, LatencyResult } from './throughput-types.js';
 
@@ -22,6 +22,8 @@ interface Run {
   lat: LatencySummary;
   pinned: boolean;
   kicks: number;
+  /** Preemptions of the kicking and the receiving thread per second of the window (see measure). */
+  preemptionsPerSec: number;
 }
 
 /** Waits (polling) until both tids are known, then pins them apart; false if it could not. */
@@ -37,29 +39,41 @@ async function pinPeers(control: Int32Array): Promise<boolean> {
   return a && b;
 }
 
+/**
+ * Warms up, then opens the window for `durationMs`; returns whether the two threads were pinned
+ * apart and how often, per second of the window, either of them was preempted: on a 2-CPU machine
+ * with both pinned spinning, anything else that runs (another process, this process's main thread
+ * or V8's helper threads) runs in their place, and a sample in flight then waits for it.
+ */
 async function measure(
   control: Int32Array,
   peers: Worker[],
   durationMs: number,
   warmupMs: number,
-): Promise<boolean> {
+): Promise<{ pinned: boolean; preemptionsPerSec: number }> {
   const exits = peers.map((w) => new Promise((r) => w.once('exit', r)));
   const errors: Error[] = [];
   for (const w of peers) w.on('error', (e) => errors.push(e));
   let pinned = false;
+  let preemptionsPerSec = Number.NaN;
   try {
     pinned = await pinPeers(control);
     await sleep(warmupMs);
+    const tids = [Atomics.load(control, LC.TID_KICKER), Atomics.load(control, LC.TID_RECEIVER)];
+    const switches = () => tids.reduce((a, tid) => a + threadPreemptions(tid), 0);
+    const p0 = switches();
+    const t0 = performance.now();
     Atomics.store(control, LC.MEASURING, 1);
     await sleep(durationMs);
     Atomics.store(control, LC.MEASURING, 0);
+    preemptionsPerSec = ((switches() - p0) * 1000) / (performance.now() - t0);
   } finally {
     Atomics.store(control, LC.STOP, 1);
     for (const i of [LC.ACK, LC.BELL]) Atomics.notify(control, i);
     await Promise.all(exits);
   }
   if (errors.length > 0) throw errors[0];
-  return pinned;
+  return { pinned, preemptionsPerSec };
 }
 
 function shared(regime: 'busy' | 'sleeping', gapMs: number) {
@@ -86,8 +100,8 @@ async function runRaw(
   const { lat, data, control } = shared(regime, gapMs);
   const waiter = new Worker(peerUrl, { workerData: { ...data, role: 'waiter' } });
   const notifier = new Worker(peerUrl, { workerData: { ...data, role: 'notifier' } });
-  const pinned = await measure(control, [notifier, waiter], ms, warmupMs);
-  return { lat: summarize(lat.totals()), pinned, kicks: 0 };
+  const m = await measure(control, [notifier, waiter], ms, warmupMs);
+  return { lat: summarize(lat.totals()), pinned: m.pinned, kicks: 0, preemptionsPerSec: m.preemptionsPerSec };
 }
 
 async function runDispatch(
@@ -113,12 +127,12 @@ async function runDispatch(
   const errors: Error[] = [];
   d.on('error', (e) => errors.push(e.error));
   await d.start();
-  let pinned = false;
+  let m = { pinned: false, preemptionsPerSec: Number.NaN };
   try {
     const raiser = new Worker(peerUrl, {
       workerData: { ...data, role: 'raiser', table: device.vectorTable.handle, index },
     });
-    pinned = await measure(control, [raiser], ms, warmupMs);
+    m = await measure(control, [raiser], ms, warmupMs);
   } finally {
     await d.stop();
   }
@@ -132,7 +146,7 @@ async function runDispatch(
   acct.pending += t.pending;
   acct.dropped += t.dropped;
   acct.balanced = acct.balanced && t.raised === t.delivered + t.coalesced + t.pending + t.dropped;
-  return { lat: summarize(lat.totals()), pinned, kicks };
+  return { lat: summarize(lat.totals()), pinned: m.pinned, kicks, preemptionsPerSec: m.preemptionsPerSec };
 }
 
 /**
@@ -167,6 +181,8 @@ export async function runLatencyPhase(opts: {
     sleeping: sleeping.lat,
     sleepingRaw: sleepingRaw.lat,
     pinned: busy.pinned && busyRaw.pinned && sleeping.pinned && sleepingRaw.pinned,
+    busyPreemptionsPerSec: busy.preemptionsPerSec,
+    busyRawPreemptionsPerSec: busyRaw.preemptionsPerSec,
     gapMs,
     accounting: acct,
   };

@@ -16,8 +16,8 @@ export interface Target {
 export interface Figure {
   key: string;
   label: string;
-  /** 'x' a ratio; 'us' microseconds; 'M/s' millions per second; 'ns' nanoseconds. */
-  unit: 'x' | 'us' | 'M/s' | 'ns';
+  /** 'x' a ratio; 'us' microseconds; 'M/s' millions per second; 'ns' nanoseconds; '/s' per second. */
+  unit: 'x' | 'us' | 'M/s' | 'ns' | '/s';
   value: number;
   target?: Target;
 }
@@ -81,6 +81,13 @@ export function figuresOf(r: ThroughputResult): Figure[] {
     f('busyP50', 'latency, busy: p50', 'us', busy.count > 0 ? busy.p50 : Number.NaN, { op: '<=', value: 1 }),
     f('busyP99', 'latency, busy: p99', 'us', busy.count > 0 ? busy.p99 : Number.NaN, { op: '<=', value: 5 }),
     f('busyP50VsSpin', 'latency, busy: p50 ÷ raw spin hand-off p50', 'x', x.busyP50VsSpin),
+    // Each preemption of a pinned spinner is a sample that waited for whatever ran instead.
+    f(
+      'busyPreemptions',
+      'latency, busy: preemptions of the two pinned threads',
+      '/s',
+      r.latency.busyPreemptionsPerSec,
+    ),
     f(
       'sleepingP50VsWake',
       'latency, sleeping: p50 ÷ raw Atomics.wait/notify wake p50',
@@ -110,6 +117,7 @@ export function formatValue(value: number, unit: Figure['unit']): string {
   if (Number.isNaN(value)) return 'n/a';
   const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
   const n = value.toFixed(digits);
+  if (unit === '/s') return `${n}/s`;
   return unit === 'x' ? `${n}×` : unit === 'us' ? `${n} µs` : unit === 'ns' ? `${n} ns` : `${n}M/s`;
 }
 

@@ -85,6 +85,12 @@ export interface LatencyResult {
   sleepingRaw: LatencySummary;
   /** Whether kicker and receiver were pinned to CPUs 0 and 1. */
   pinned: boolean;
+  /**
+   * Busy regimes: preemptions of the two pinned spinning threads per second of the window (each one
+   * a sample that waited for whatever ran instead): what moves the busy p99 from run to run.
+   */
+  busyPreemptionsPerSec: number;
+  busyRawPreemptionsPerSec: number;
   /** The sleeping regime's pause before each kick, ms. */
   gapMs: number;
   /** The dispatcher runs' accounting, summed: raised must equal the raiser's raises. */

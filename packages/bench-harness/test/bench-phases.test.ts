@@ -18,6 +18,8 @@ test.serial('latency phase: every raise the raiser made is counted once and acco
   // One vector, one raise outstanding at a time: a raise is never coalesced into another.
   t.is(a.coalesced, 0);
   t.is(r.gapMs, 0.3);
+  // Read from /proc for threads that were alive through the window: a count, never NaN or negative.
+  for (const p of [r.busyPreemptionsPerSec, r.busyRawPreemptionsPerSec]) t.true(Number.isFinite(p) && p >= 0);
   t.is(fds(), before, 'no fd left behind');
 });
 

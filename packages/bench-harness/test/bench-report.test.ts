@@ -48,7 +48,7 @@ function fakeRun(k: number, loadStart = 0.5): ThroughputResult {
       closed: phase(300 * k),
       open: { ...phase(0, 12e6 * k), extra: { raiserCpuNsPerRaise: 50 * k, raiserCpuShare: 0.6 } },
     },
-    latency: { busy: { count: 1, ...lat(0.8 * k, 4 * k) } },
+    latency: { busy: { count: 1, ...lat(0.8 * k, 4 * k) }, busyPreemptionsPerSec: 100 * k },
     ratios: {
       closedVsPiscina: 90 * k,
       closedVsEpoll: 20 * k,
@@ -134,6 +134,7 @@ test('formatRunsReport names the machine, the load, each median and spread, and 
     /open loop: raiser thread CPU per raise\s+50\.0 ns\s+45\.0 ns – 60\.0 ns.*50\.0 ns {2}60\.0 ns {2}45\.0 ns$/m,
   );
   t.regex(text, /open loop: raiser thread CPU time ÷ wall time\s+0\.60×/);
+  t.regex(text, /latency, busy: preemptions of the two pinned threads\s+100\/s\s+90\.0\/s – 120\/s/);
 });
 
 test('the open loop figures of a run without the raiser extras are not measurements (NaN)', (t) => {
