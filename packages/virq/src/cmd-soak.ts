@@ -7,7 +7,8 @@ import { parseDuration, parseIntInRange } from './units.js';
 
 /** `virq soak --help`. */
 export const SOAK_HELP = `Usage: virq soak [--duration 10m] [--vectors 64] [--workers 2] [--segment 30s]
-                 [--crashes N] [--faults throw,exit,terminate] [--seed N] [--json out.json]
+                 [--warmup-cycles 30] [--warmup DUR] [--crashes N] [--faults throw,exit,terminate]
+                 [--seed N] [--json out.json]
 
 A long run that must leave nothing behind: dispatchers on a SoftDevice in every mode in turn
 (interrupt, poll, hybrid), each under a full-rate raise storm from another thread, with faults
@@ -25,7 +26,11 @@ Options:
   --vectors N      MSI-X vectors, 1..2048 (default 64)
   --workers N      service workers, 1..64 (default 2)
   --segment DUR    one dispatcher / one mode lasts this long (default: a sixth of the run, 5s..30s)
-  --warmup DUR     left out of the memory verdict (default: the first segment, at least 10s)
+  --warmup-cycles N  short dispatcher cycles first (1s each, faults and rebalances 5x as often), left
+                   out of the memory verdict: V8 adds code and feedback for a path by how often it
+                   ran, so paths that run once per dispatcher settle only after dozens of cycles
+                   (default 30, at most half the run; 0: none)
+  --warmup DUR     also left out of the memory verdict: the run's first DUR (default 0)
   --crashes N      crash storm: inject N faults, then stop
   --faults LIST    fault kinds to inject (default throw,exit,terminate)
   --seed N         PRNG seed (faults, targets, moments)
@@ -35,7 +40,7 @@ Options:
 const FAULTS: readonly Fault[] = ['throw', 'exit', 'terminate'];
 
 /** The flags that take a value (--help is the only other). */
-const SOAK_FLAGS = 'duration vectors workers segment warmup crashes faults seed json';
+const SOAK_FLAGS = 'duration vectors workers segment warmup warmup-cycles crashes faults seed json';
 
 /** `virq soak`: returns the process exit code. */
 export async function runSoak(argv: string[]): Promise<number> {
@@ -57,6 +62,10 @@ export async function runSoak(argv: string[]): Promise<number> {
       str('vectors') !== undefined ? parseIntInRange(str('vectors')!, '--vectors', 1, 2048) : undefined,
     workers: str('workers') !== undefined ? parseIntInRange(str('workers')!, '--workers', 1, 64) : undefined,
     segmentMs: str('segment') !== undefined ? parseDuration(str('segment')!, '--segment') : undefined,
+    warmupCycles:
+      str('warmup-cycles') !== undefined
+        ? parseIntInRange(str('warmup-cycles')!, '--warmup-cycles', 0, 1000)
+        : undefined,
     warmupMs: str('warmup') !== undefined ? parseDuration(str('warmup')!, '--warmup') : undefined,
     crashes: str('crashes') !== undefined ? parseIntInRange(str('crashes')!, '--crashes', 1, 1e6) : undefined,
     faults: faults as Fault[],
@@ -69,6 +78,7 @@ export async function runSoak(argv: string[]): Promise<number> {
 }
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+const pct = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
 
 /** The human-readable summary. */
 export function renderSoak(r: SoakReport): string {
@@ -86,10 +96,19 @@ export function renderSoak(r: SoakReport): string {
       .join(', ')}; rebalances ${r.segments.reduce((a, s) => a + s.rebalances, 0)}`,
     `memory at start: rss ${mib(first.rss)}, heap ${mib(first.heapUsed)}, external ${mib(first.external)}; ` +
       `at end: rss ${mib(last.rss)}, heap ${mib(last.heapUsed)}, external ${mib(last.external)}`,
-    ...r.growth.map(
-      (g) =>
-        `  ${g.metric} after warm-up ${mib(g.afterWarmup)} → ${mib(g.end)} (${g.pct >= 0 ? '+' : ''}${g.pct.toFixed(1)}%)`,
-    ),
+    ...(r.growth.length > 0
+      ? [
+          `idle memory after a full GC (warm-up: ${r.segments.filter((s) => s.warmup).length} cycles, ` +
+            `${(r.warmupEndMs / 1000).toFixed(0)} s; from the first idle sample, warm-up included, for comparison):`,
+        ]
+      : []),
+    ...r.growth.map((g, i) => {
+      const f = r.growthFromFirst[i];
+      return (
+        `  ${g.metric} after warm-up ${mib(g.afterWarmup)} → ${mib(g.end)} (${pct(g.pct)})` +
+        (f !== undefined ? `; from the first ${mib(f.afterWarmup)} → ${mib(f.end)} (${pct(f.pct)})` : '')
+      );
+    }),
     `idle fds ${r.idle.fds[0]} → ${r.idle.fds[1]}, idle threads ${r.idle.threads[0]} → ${r.idle.threads[1]}`,
     r.verdict.pass
       ? 'verdict: PASS'

@@ -42,9 +42,10 @@ function runSoak(args: string[]): Promise<{ code: number | null; out: string; re
 }
 
 // All three faults, terminate included (terminateWorker lands only where the thread holds nothing; see
-// dispatch's terminate.test.ts). The first half is warm-up: V8's heap keeps growing for the first
-// ~60 start/stop cycles of a Dispatcher (code and feedback for crash recovery, rebalance, each mode)
-// and then levels off, so a 10-second warm-up measured that, not a leak.
+// dispatch's terminate.test.ts). The first half is warm-up (the soak's short cycles, capped at half the
+// run): V8 adds baseline code, optimized code and feedback to a path by how often it ran, so the heap
+// grows for the first few dozen Dispatcher cycles and then levels off (docs/decisions.md: with tiering
+// and lazy feedback off it is flat from the second cycle), and a 10-second warm-up measured that.
 test.serial(
   'virq soak --duration 60s: every mode, faults and rebalances, verdict PASS, nothing lost',
   async (t) => {
