@@ -213,6 +213,40 @@ test.serial('recordConsumed of 1 (number, its own fast path) counts as 1n does, 
 });
 
 test.serial(
+  'signalTrigger with no trigger bound signals nothing, not the eventfd that was bound before',
+  (t) => {
+    const d = device();
+    const k = EventFd.create({ nonblock: true });
+    const table = d.vectorTable;
+    d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 2, data: [k, -1] });
+    t.like(table.trigger(MSIX, 0), { kind: 'kernel' }); // the device's own reference (a dup) to k
+    t.is(table.trigger(MSIX, 1), null);
+    t.true(table.signalTrigger(MSIX, 0));
+    t.is(k.read(), 1n);
+    t.false(table.signalTrigger(MSIX, 1), 'never bound');
+    d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 1, data: [-1] });
+    t.is(table.trigger(MSIX, 0), null);
+    t.false(table.signalTrigger(MSIX, 0), 'unbound: no trigger to signal');
+    t.throws(() => k.read(), { code: 'EAGAIN' }, 'the old kernel eventfd got nothing after its unbind');
+    d.close();
+    k.close();
+  },
+);
+
+test.serial('vectors bound into two eventfd pools: each raise lands in its own eventfd', (t) => {
+  const pools = [EventFdPool.create({ capacity: 2 }), EventFdPool.create({ capacity: 2 })];
+  const d = device();
+  const efds = [0, 1, 2, 3].map((v) => SharedEventFd.create({ pool: pools[v & 1], nonblock: true }));
+  d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 4, data: efds });
+  // alternating pools from one raise to the next: the thread's last-used pool is the wrong one each time
+  for (let round = 1; round <= 3; round++) for (let v = 0; v < 4; v++) t.is(d.raise(MSIX, v), 'signalled');
+  for (let v = 0; v < 4; v++) t.is(efds[v].tryRead(), 3n, `vector ${v}'s eventfd (pool ${v & 1})`);
+  d.close();
+  for (const e of efds) e.close();
+  for (const p of pools) t.is(p.live, 0);
+});
+
+test.serial(
   'attach rejects a buffer that is not a vector table; out-of-range vectors are RangeErrors',
   (t) => {
     t.throws(() => VectorTable.attach({ buffer: new SharedArrayBuffer(256), pools: [] }), {
