@@ -69,6 +69,22 @@ test.serial('takeHeld takes the held interrupt, keeps the vector masked and sign
   done();
 });
 
+test.serial(
+  'a read of 1 that nothing counted is external, as a read of 3 is (both recordConsumed paths)',
+  (t) => {
+    // recordConsumed(…, 1) has its own path (consumedOne, no bigint); a signal no raise counted (a
+    // foreign write, the kernel's own) must come out the same on both: raised and external by what was
+    // read, delivered by one, coalesced by the rest, pending untouched.
+    const { t: table, done } = bound(2);
+    table.recordConsumed(MSIX, 0, 1);
+    table.recordConsumed(MSIX, 1, 3);
+    t.like(table.counters(MSIX, 0), { raised: 1, external: 1, delivered: 1, coalesced: 0, pending: 0 });
+    t.like(table.counters(MSIX, 1), { raised: 3, external: 3, delivered: 1, coalesced: 2, pending: 0 });
+    t.deepEqual(table.checkInvariant(), []);
+    done();
+  },
+);
+
 test.serial('takeHeld on an unmasked vector takes nothing; INTx is refused', (t) => {
   const { d, t: table, efds, done } = bound();
   t.is(d.raise(MSIX, 0), 'signalled');
