@@ -128,6 +128,7 @@ export async function runDispatcherPhase(opts: {
   const w0 = s0.workers;
   const wakeups = s1.workers.reduce((a, w, i) => a + w.wakeups - w0[i].wakeups, 0);
   const polls = s1.workers.reduce((a, w, i) => a + w.polls - w0[i].polls, 0);
+  const batches = s1.workers.reduce((a, w, i) => a + w.batches - w0[i].batches, 0);
   const inPoll = s1.vectors.filter((v) => v.mode === 'poll').length;
   return {
     name: `dispatch ${opts.loop} loop (${opts.mode})`,
@@ -147,6 +148,8 @@ export async function runDispatcherPhase(opts: {
     extra: {
       wakeupsPerHandled: wakeups / Math.max(1, handled),
       polls,
+      /** Handler calls per collect that returned work (how much each wake or poll gathered). */
+      handledPerBatch: handled / Math.max(1, batches),
       vectorsInPollMode: inPoll,
       /** The service workers' own CPU (thread clocks, 10 ms ticks) per handled event, ns. */
       workerCpuNsPerHandled: workerCpuNs / Math.max(1, handled),

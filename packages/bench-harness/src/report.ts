@@ -17,7 +17,8 @@ export interface Figure {
   key: string;
   label: string;
   /** 'x' a ratio; 'us' microseconds; 'M/s' millions per second; 'ns' nanoseconds; '/s' per second. */
-  unit: 'x' | 'us' | 'M/s' | 'ns' | '/s';
+  /** 'n': a plain count (events per wait). */
+  unit: 'x' | 'us' | 'M/s' | 'ns' | '/s' | 'n';
   value: number;
   target?: Target;
 }
@@ -103,6 +104,27 @@ export function figuresOf(r: ThroughputResult): Figure[] {
       op: '<=',
       value: 1.5,
     }),
+    // The C drain above reads eventfds written before it starts (every wait finds all ready); the
+    // dispatcher's worker races its raiser. The same C drain racing the same raiser, and how much
+    // each wait gathered on both sides, say how much of the ratio is the regime, not the code.
+    f(
+      'eventfdVsRacingC',
+      'kernel eventfds: service worker ÷ C drain racing the same raiser',
+      'x',
+      x.eventfdVsRacingC ?? Number.NaN,
+    ),
+    f(
+      'eventfdPerWait',
+      'kernel eventfds: events per service-worker collect',
+      'n',
+      extra(r.phases.eventfd, 'handledPerBatch'),
+    ),
+    f(
+      'eventfdCPerWait',
+      'kernel eventfds: reads per epoll_wait, racing C drain',
+      'n',
+      r.eventfd?.racing?.readsPerWait ?? Number.NaN,
+    ),
   ];
 }
 
@@ -118,6 +140,7 @@ export function formatValue(value: number, unit: Figure['unit']): string {
   const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
   const n = value.toFixed(digits);
   if (unit === '/s') return `${n}/s`;
+  if (unit === 'n') return n;
   return unit === 'x' ? `${n}×` : unit === 'us' ? `${n} µs` : unit === 'ns' ? `${n} ns` : `${n}M/s`;
 }
 

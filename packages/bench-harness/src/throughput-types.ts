@@ -109,4 +109,20 @@ export interface EventfdResult {
   ratio: number;
   /** Why the C baseline did not run (no gcc, no bench/c in this installation). */
   skipped?: string;
+  /** The C drain racing the same raiser (phase-eventfd.ts, `drain-fds`), when it ran. */
+  racing?: RacingDrain;
+  /** dispatchNsPerEvent / racing.cNsPerEvent: the dispatcher over C in the same regime. */
+  racingRatio?: number;
+}
+
+/** The C drain of eventfds the bench's raiser writes meanwhile (native-baseline `drain-fds`). */
+export interface RacingDrain {
+  /** The C thread's CPU per read, ns (thread clock over its measured window). */
+  cNsPerRead: number;
+  /** Its CPU per raise drained (a read may take more than one), ns. */
+  cNsPerEvent: number;
+  /** Reads per epoll_wait that found work: how much each wait had gathered. */
+  readsPerWait: number;
+  /** Raises the raiser made, every one drained or read back afterwards. */
+  raised: number;
 }

@@ -19,7 +19,13 @@ import { runPiscinaBaseline } from './throughput-piscina.js';
 import type { EventfdResult, LatencyResult, PhaseResult } from './throughput-types.js';
 
 export { runDispatcherPhase } from './phase-dispatch.js';
-export type { Accounting, EventfdResult, LatencyResult, PhaseResult } from './throughput-types.js';
+export type {
+  Accounting,
+  EventfdResult,
+  LatencyResult,
+  PhaseResult,
+  RacingDrain,
+} from './throughput-types.js';
 
 /** Options of {@link runThroughputBench}. */
 export interface ThroughputOptions {
@@ -94,6 +100,8 @@ export interface ThroughputResult {
     sleepingP99VsWake: number;
     /** The service worker's CPU per event over kernel eventfds over C's epoll drain (target at most 1.5). */
     eventfdVsC: number;
+    /** The same over the C drain racing the same raiser (the dispatcher's regime; no target). */
+    eventfdVsRacingC: number;
   };
   /** True when closedVsPiscina >= 100. */
   targetMet: boolean;
@@ -224,6 +232,7 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
     sleepingP50VsWake: latencyRatio(latency.sleeping, latency.sleepingRaw, 'p50'),
     sleepingP99VsWake: latencyRatio(latency.sleeping, latency.sleepingRaw, 'p99'),
     eventfdVsC: eventfd.ratio,
+    eventfdVsRacingC: eventfd.racingRatio ?? Number.NaN,
   };
   return {
     machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown' },

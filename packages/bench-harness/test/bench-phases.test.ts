@@ -35,6 +35,13 @@ test.serial('kernel-eventfd phase: exact accounting over kernel eventfds, and th
   t.is(r.cSamples.length, 7);
   t.true(r.cSamples.every((ns) => ns > 0));
   t.is(r.ratio, r.dispatchNsPerEvent / r.cNsPerEvent);
+  // The C drain racing the raiser: its own accounting (every raise drained or read back) throws when
+  // off, so reaching here means it balanced; it drained something and measured its CPU doing so.
+  const racing = r.racing!;
+  t.true(racing.raised >= 16, 'the raiser made at least one batch for the C drain');
+  t.true(racing.cNsPerRead > 0 && racing.readsPerWait >= 1);
+  t.is(r.racingRatio, r.dispatchNsPerEvent / racing.cNsPerEvent);
+  t.true(Number(r.dispatch.extra!.handledPerBatch) >= 1);
   t.is(fds(), before, 'no fd left behind');
 });
 

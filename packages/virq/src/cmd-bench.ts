@@ -114,7 +114,10 @@ export async function runBench(argv: string[]): Promise<number> {
   process.stdout.write(
     ev.skipped
       ? `  kernel eventfds: C baseline skipped (${ev.skipped})\n`
-      : `  kernel eventfds: service worker ${nanos(ev.dispatchNsPerEvent)}/event, C epoll drain ${nanos(ev.cNsPerEvent)}/event\n`,
+      : `  kernel eventfds: service worker ${nanos(ev.dispatchNsPerEvent)}/event, C epoll drain ${nanos(ev.cNsPerEvent)}/event` +
+          (ev.racing
+            ? `, C drain racing the same raiser ${nanos(ev.racing.cNsPerEvent)}/event (${ev.racing.readsPerWait.toFixed(1)} reads per wait)\n`
+            : '\n'),
   );
   const l = (x: number[]) => x.map((v) => v.toFixed(2)).join(' / ');
   process.stdout.write(`  load average: ${l(result.load.start)} at start, ${l(result.load.end)} at end\n`);
