@@ -33,12 +33,6 @@ export function sample(t0: number): Sample {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 /** Memory growth of one metric, between two idle samples (no dispatcher running, after a full GC). */
 export interface Growth {
   metric: 'rss' | 'heapUsed' | 'external';
