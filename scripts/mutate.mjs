@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Mutation run (StrykerJS, command runner over ava) over one hot file at a time, NOT part of CI.
 //
-//   pnpm run mutate <target> [--fresh] [--nice N] [--tests a,b] [--fn f,g]   e.g. pnpm run mutate msi
+//   pnpm run mutate <target> [--fresh] [--nice N] [--tests a,b] [--fn f,g] [--timeout-ms N]
+//                                          e.g. pnpm run mutate msi
 //   pnpm run mutate --list                 the targets, their file and the tests that cover it
 //   pnpm run mutate <target> --dry         count the mutants and check the test command, test none
 //
@@ -10,6 +11,10 @@
 // package's test/, without .test.ts) instead of the target's list. A listed test file that does not
 // exist in this tree is left out with a note, so one config serves older trees too (docs/mutation.md
 // compares a tree from before a test file existed with today's).
+// --timeout-ms N: the fixed part of a mutant's timeout (default 30000; Stryker adds twice the unmutated
+// run's time). A mutant that hangs a test (a vector never unmasked, a wait that never ends) costs the
+// whole timeout: in dispatch's poll-mode tests most do, so a lower one is what makes servicer
+// affordable on a loaded machine (docs/mutation.md).
 //
 // It mutates the compiled JavaScript (dist/src/<file>.js, what the tests load: the packages import
 // each other through dist) in place, so run `pnpm run build` first; Stryker restores every file it
@@ -95,7 +100,9 @@ if (args.includes('--list') || args.length === 0) {
   }
   process.exit(args.length === 0 ? 2 : 0);
 }
-const name = args.find((a, i) => !a.startsWith('--') && !['--nice', '--tests', '--fn'].includes(args[i - 1]));
+const name = args.find(
+  (a, i) => !a.startsWith('--') && !['--nice', '--tests', '--fn', '--timeout-ms'].includes(args[i - 1]),
+);
 const target = targets[name];
 if (!target) {
   process.stderr.write(`mutate: unknown target '${name}' (pnpm run mutate --list)\n`);
@@ -159,7 +166,7 @@ const config = {
   // A mutant that makes a test hang (a wait that never ends) is a kill by timeout: give a loaded
   // machine room before calling it that.
   timeoutFactor: 2,
-  timeoutMS: 30_000,
+  timeoutMS: Number(opt('--timeout-ms') ?? 30_000),
   // Static mutants (module-level constants: layout offsets, magic numbers) would each need the
   // module reloaded; the tests of each layout cover them, and they cost as much as all the rest.
   ignoreStatic: true,
