@@ -18,6 +18,31 @@ function produce(device: SoftDevice, rows: Int32Array, v: number, k: number): bo
   return true;
 }
 
+/** One vector, one worker, the driver hooks over a fresh queue row; the device's interrupt starts on. */
+function oneVector(o: {
+  mode: 'poll' | 'hybrid';
+  budget: number;
+  idlePolls: number;
+  hybrid?: { pollAbove: number; interruptBelow: number; windowMs: number };
+  data?: { injectOnUnmask?: number; handlerTakes?: number };
+}): { rows: Int32Array; device: SoftDevice; d: Dispatcher } {
+  const buf = new SharedArrayBuffer(NW * 4);
+  const rows = new Int32Array(buf);
+  rows[N.ENABLED] = 1;
+  const device = new SoftDevice({ msix: { vectors: 1 } });
+  const { data, ...tuning } = o;
+  const d = new Dispatcher({
+    device,
+    index: MSIX,
+    vectors: 1,
+    workers: 1,
+    ...tuning,
+    module: HOOKS,
+    data: { buf, ...data },
+  });
+  return { rows, device, d };
+}
+
 for (const mode of ['poll', 'hybrid'] as const) {
   test.serial(
     `napi hooks (${mode}): the device's own suppression, every item once, hooks on the owner`,
@@ -118,20 +143,11 @@ for (const mode of ['poll', 'hybrid'] as const) {
 test.serial(
   'napi hooks: work that raised no interrupt is found by the unmask re-check and polled (virtqueue_enable_cb)',
   async (t) => {
-    const buf = new SharedArrayBuffer(NW * 4);
-    const rows = new Int32Array(buf);
-    rows[N.ENABLED] = 1;
-    const device = new SoftDevice({ msix: { vectors: 1 } });
-    const d = new Dispatcher({
-      device,
-      index: MSIX,
-      vectors: 1,
-      workers: 1,
+    const { rows, device, d } = oneVector({
       mode: 'poll',
       budget: 4,
       idlePolls: 1,
-      module: HOOKS,
-      data: { buf, injectOnUnmask: 5 },
+      data: { injectOnUnmask: 5 },
     });
     await d.start();
     // Five bursts, each one raise; each poll cycle's first unmask meets one item added while the
@@ -157,22 +173,13 @@ test.serial(
 test.serial(
   'napi hooks: a poll cycle that used up its budget is completed, never polled on with none left',
   async (t) => {
-    const buf = new SharedArrayBuffer(NW * 4);
-    const rows = new Int32Array(buf);
-    rows[N.ENABLED] = 1;
-    const device = new SoftDevice({ msix: { vectors: 1 } });
     const BUDGET = 4;
-    const d = new Dispatcher({
-      device,
-      index: MSIX,
-      vectors: 1,
-      workers: 1,
+    const { rows, device, d } = oneVector({
       mode: 'poll',
       budget: BUDGET,
       idlePolls: 3,
-      module: HOOKS,
       // the interrupt's handler call takes one item: the other 40 are the polls' (ten budgets)
-      data: { buf, handlerTakes: 1 },
+      data: { handlerTakes: 1 },
     });
     await d.start();
     try {
@@ -187,6 +194,105 @@ test.serial(
       t.is(rows[N.NO_BUDGET], 0, 'no poll call once the budget of its cycle was used up');
       t.true(rows[N.UNMASKS] >= 40 / BUDGET, 'a completion (unmask) per budget of work at least');
       await quiesce(d, 1);
+    } finally {
+      await d.stop();
+    }
+    t.is(rows[N.ENABLED], 1);
+  },
+);
+
+test.serial(
+  'napi hooks: a cycle with nothing left ends after exactly `idlePolls` empty polls, then unmasks',
+  async (t) => {
+    // Deterministic: one item per burst, which the interrupt's handler call takes; the poll cycle
+    // it starts finds the queue empty every time, so it is exactly `idlePolls` polls, then the unmask
+    // (quiet: nothing pending). The next burst waits for that unmask, so no two cycles overlap.
+    const IDLE = 3;
+    const BURSTS = 5;
+    const { rows, device, d } = oneVector({
+      mode: 'poll',
+      budget: 64,
+      idlePolls: IDLE,
+    });
+    await d.start();
+    try {
+      // acquire's own unmask (the last owner may have left the interrupt off) is not a cycle's
+      const unmasks0 = Atomics.load(rows, N.UNMASKS);
+      for (let i = 0; i < BURSTS; i++) {
+        t.true(produce(device, rows, 0, 1), `burst ${i}: raised (the interrupt is on between cycles)`);
+        // The unmask hook counts itself before it turns the interrupt back on: wait for both, or
+        // the next burst could find the interrupt still off and raise nothing.
+        await waitFor(
+          () => Atomics.load(rows, N.UNMASKS) === unmasks0 + i + 1 && Atomics.load(rows, N.ENABLED) === 1,
+          10_000,
+          `burst ${i}: its poll cycle completed`,
+        );
+        t.is(rows[N.POLLS], IDLE * (i + 1), `burst ${i}: ${IDLE} empty polls a cycle, no more, no fewer`);
+        t.is(d.stats().vectors[0].polls, IDLE * (i + 1), `burst ${i}: the dispatcher counted the same polls`);
+        t.is(rows[N.MASKS], i + 1, `burst ${i}: one mask a cycle`);
+      }
+      t.is(rows[N.PROCESSED], BURSTS);
+      t.is(rows[N.HANDLER], BURSTS, 'each burst: one interrupt, one handler call');
+      t.is(rows[N.RACES], 0, 'every completion found the queue quiet');
+      await quiesce(d, BURSTS);
+    } finally {
+      await d.stop();
+    }
+    t.is(rows[N.ENABLED], 1);
+  },
+);
+
+test.serial(
+  'napi hooks (hybrid): a vector switched back to interrupt mode leaves its poll cycle at once',
+  async (t) => {
+    // idlePolls is a million, so only the switch can end the cycle. The switch is driven by the test,
+    // not the machine's speed: a window with any raise or polled item goes to poll mode, a window
+    // with none (the test stops raising once the cycle has started) back to interrupt mode, and
+    // pollRound must then complete the vector on its next pass. Ignoring the mode would poll on for
+    // a million empty polls.
+    const IDLE = 1_000_000;
+    const { rows, device, d } = oneVector({
+      mode: 'hybrid',
+      budget: 64,
+      idlePolls: IDLE,
+      hybrid: { pollAbove: 1e-9, interruptBelow: 1e-9, windowMs: 20 },
+    });
+    await d.start();
+    try {
+      // An item each ms until one lands while the vector is in poll mode (a window after a raise):
+      // its handler call starts a poll cycle (the mask hook).
+      let raises = 0;
+      let produced = 0;
+      const deadline = Date.now() + 30_000;
+      while (Atomics.load(rows, N.MASKS) === 0 && Date.now() < deadline) {
+        produced++;
+        if (produce(device, rows, 0, 1)) raises++;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      t.true(rows[N.MASKS] > 0, 'a raise started a poll cycle');
+      await waitFor(
+        () => Atomics.load(rows, N.ENABLED) === 1 && Atomics.load(rows, N.UNMASKS) > 1,
+        30_000,
+        'the poll cycle completed',
+      );
+      const s = d.stats().vectors[0];
+      t.is(s.mode, 'interrupt', 'it went back to interrupt mode');
+      t.true(s.toInterrupt >= 1, 'it went back to interrupt mode');
+      t.is(
+        s.toPoll,
+        s.toInterrupt,
+        'each switch to poll mode was switched back (it started in interrupt mode)',
+      );
+      t.true(
+        rows[N.POLLS] < IDLE,
+        `the cycle ended with the switch, not after ${IDLE} empty polls (polls: ${rows[N.POLLS]})`,
+      );
+      t.is(s.polls, rows[N.POLLS], 'the dispatcher counted every poll the hook saw');
+      t.is(rows[N.MASKS], 1, 'one poll cycle');
+      t.is(rows[N.PROCESSED], produced, 'every item once');
+      t.is(rows[N.PENDING], 0);
+      t.is(rows[N.NO_BUDGET], 0);
+      await quiesce(d, raises);
     } finally {
       await d.stop();
     }
