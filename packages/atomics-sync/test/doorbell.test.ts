@@ -243,3 +243,34 @@ test.serial('a main-thread waitAsync consumer observes every ring', async (t) =>
   t.is(pendingAsyncWaits(), 0);
   await scope.finish(t);
 });
+
+// Zeroed memory is the empty doorbell, and a doorbell at rest must be zeroed memory again: a kick
+// left set, or a sleep announcement left behind, would make the next consumer return early or cost a
+// producer a notify. Mutation survivors (issue 15): wait(0)/waitAsync(0) after wake() returned false
+// without taking the kick, and init() left stale words in place; both looked the same from outside.
+test.serial(
+  'a doorbell at rest is zeroed memory: wakes taken, announcements withdrawn, init clears',
+  async (t) => {
+    const cap = 100;
+    const bytes = Doorbell.byteLength(cap);
+    const buf = new SharedArrayBuffer(bytes + 8);
+    const words = new Int32Array(buf, 8, bytes / 4);
+    words.fill(-1);
+    const d = Doorbell.init(buf, 8, cap);
+    t.deepEqual([...words], new Array(bytes / 4).fill(0), 'init writes the empty state over old bytes');
+    const atRest = (what: string) => t.deepEqual([...words], new Array(bytes / 4).fill(0), what);
+    d.wake();
+    t.false(d.wait(0));
+    atRest('wait(0) takes the kick');
+    d.wake();
+    t.false(await d.waitAsync(0));
+    atRest('waitAsync(0) takes the kick');
+    t.false(d.wait(20, 0));
+    t.false(await d.waitAsync(20));
+    atRest('a timed-out sleep withdraws its announcement');
+    for (const id of [0, 33, 99]) d.ring(id);
+    t.true(d.wait(0, 0));
+    t.is(d.drain(new Int32Array(cap)), 3);
+    atRest('a drain takes the ids, their count and their summary bits');
+  },
+);
