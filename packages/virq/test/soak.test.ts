@@ -14,7 +14,7 @@ const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 interface SoakJson {
   verdict: { pass: boolean; reasons: string[] };
-  totals: { accepted: number; lost: number; doubled: number; faults: number };
+  totals: { accepted: number; lost: number; doubled: number; redelivered: number; faults: number };
   segments: unknown[];
 }
 
@@ -54,7 +54,14 @@ test.serial(
     t.is(code, 0, out);
     t.true(report.verdict.pass, report.verdict.reasons.join('; '));
     t.is(report.totals.lost, 0);
-    t.is(report.totals.doubled, 0);
+    // At-least-once across a crash, the soak's own contract (soak.ts, `doubled`): a terminate may land
+    // inside a handler after it counted its call and before the delivery is recorded, and the
+    // replacement runs it again. So a raise seen twice is allowed only as one of the redelivered ones
+    // (seen once in 291 M raises with 20 terminates, fresh-clone run of 2026-12-04), never beyond.
+    t.true(
+      report.totals.doubled <= report.totals.redelivered,
+      `${report.totals.doubled} seen twice, ${report.totals.redelivered} redelivered`,
+    );
     t.true(report.totals.accepted > 0);
     t.true(report.totals.faults > 0, 'faults were injected');
     t.true(report.segments.length >= 3, 'every mode ran');
