@@ -31,6 +31,8 @@ export async function runDispatcherPhase(opts: {
   statsFile?: string;
   /** Trigger kind (default: the device's, 'memory' for a SoftDevice). */
   triggers?: 'memory' | 'eventfd';
+  /** The Dispatcher's interrupt moderation window (µs); default 0, off. */
+  coalesceMicros?: number;
 }): Promise<PhaseResult> {
   const index = VFIO_PCI_MSIX_IRQ_INDEX;
   const device = new SoftDevice({ msix: { vectors: opts.vectors } });
@@ -60,6 +62,7 @@ export async function runDispatcherPhase(opts: {
     statsFile: opts.statsFile,
     statsIntervalMs: opts.statsFile ? 250 : undefined,
     triggers: opts.triggers,
+    coalesceMicros: opts.coalesceMicros,
   });
   const errors: Error[] = [];
   d.on('error', (e) => errors.push(e.error));

@@ -3,6 +3,7 @@
  * absolute value the issue states a target for), and the summary of several runs: per figure the
  * median and the spread (min–max), the machine and the load at start and end.
  */
+import { COALESCE_MICROS } from './phase-eventfd.js';
 import { median } from './stats-math.js';
 import type { ThroughputResult } from './throughput.js';
 
@@ -112,6 +113,20 @@ export function figuresOf(r: ThroughputResult): Figure[] {
       'kernel eventfds: service worker ÷ C drain racing the same raiser',
       'x',
       x.eventfdVsRacingC ?? Number.NaN,
+    ),
+    // Interrupt moderation (the Dispatcher's coalesceMicros, off by default): the same phase with
+    // the worker waiting out a window after each batch, and what that costs in latency.
+    f(
+      'eventfdModeratedVsC',
+      `kernel eventfds, coalesceMicros ${COALESCE_MICROS}: service worker ÷ C epoll drain`,
+      'x',
+      x.eventfdModeratedVsC ?? Number.NaN,
+    ),
+    f(
+      'eventfdModeratedP50',
+      `kernel eventfds, coalesceMicros ${COALESCE_MICROS}: p50 latency ÷ unmoderated`,
+      'x',
+      x.eventfdModeratedP50VsUnmoderated ?? Number.NaN,
     ),
     f(
       'eventfdPerWait',

@@ -109,6 +109,17 @@ export interface EventfdResult {
   ratio: number;
   /** Why the C baseline did not run (no gcc, no bench/c in this installation). */
   skipped?: string;
+  /** The same dispatcher with interrupt moderation (`coalesceMicros`), against the same C drain. */
+  moderated: {
+    coalesceMicros: number;
+    dispatch: PhaseResult;
+    /** Its service worker's CPU per handled event, ns. */
+    nsPerEvent: number;
+    /** nsPerEvent / cNsPerEvent (NaN without the C baseline). */
+    ratio: number;
+    /** Its first-raise → handled p50 over the unmoderated run's: what moderation costs in latency. */
+    p50VsUnmoderated: number;
+  };
   /** The C drain racing the same raiser (phase-eventfd.ts, `drain-fds`), when it ran. */
   racing?: RacingDrain;
   /** dispatchNsPerEvent / racing.cNsPerEvent: the dispatcher over C in the same regime. */

@@ -42,6 +42,16 @@ test.serial('kernel-eventfd phase: exact accounting over kernel eventfds, and th
   t.true(racing.cNsPerRead > 0 && racing.readsPerWait >= 1);
   t.is(r.racingRatio, r.dispatchNsPerEvent / racing.cNsPerEvent);
   t.true(Number(r.dispatch.extra!.handledPerBatch) >= 1);
+  // The moderated run: the same exact accounting against its own raiser, the same C floor.
+  const m = r.moderated;
+  const ma = m.dispatch.accounting!;
+  t.is(m.coalesceMicros, 200);
+  t.true(ma.expected >= 16);
+  t.is(ma.raised, ma.expected);
+  t.is(ma.raised, ma.delivered + ma.coalesced + ma.pending + ma.dropped);
+  t.true(ma.balanced);
+  t.is(m.ratio, m.nsPerEvent / r.cNsPerEvent);
+  t.true(m.nsPerEvent > 0);
   t.is(fds(), before, 'no fd left behind');
 });
 

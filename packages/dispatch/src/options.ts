@@ -57,6 +57,16 @@ export interface DispatcherOptions {
   data?: unknown;
   /** Spin this long (µs) for more work before sleeping; default 0 for 'interrupt', 50 otherwise. */
   spinMicros?: number;
+  /**
+   * Interrupt moderation (as `ethtool -C rx-usecs`): after a wake-up that found work, a worker waits
+   * this long (µs) before it looks for more, so a stream of interrupts is taken in batches. Default 0
+   * (off). It trades latency for CPU: the first interrupt after a quiet spell is handled at once,
+   * each one behind it waits up to one window longer; with kernel eventfds (`triggers: 'eventfd'`)
+   * it saves the epoll_wait a stream otherwise pays every few events (docs/decisions.md). Vectors in
+   * NAPI poll mode are not moderated (their polling batches them), and control requests to a worker
+   * (rebalance, stop's kick aside) wait out its window. 0..1000000.
+   */
+  coalesceMicros?: number;
   /** Consecutive empty polls that end a NAPI poll cycle; default 4. */
   idlePolls?: number;
   /**
@@ -180,6 +190,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   const url = moduleUrl(options.module);
   const h = options.hybrid ?? {};
   checkNumber('spinMicros', options.spinMicros, 0, 1_000_000, false);
+  checkNumber('coalesceMicros', options.coalesceMicros, 0, 1_000_000, false);
   checkNumber('idlePolls', options.idlePolls, 1, 1_000_000, true);
   checkNumber('hybrid.pollAbove', h.pollAbove, 0, Number.MAX_SAFE_INTEGER, false);
   checkNumber('hybrid.interruptBelow', h.interruptBelow, 0, Number.MAX_SAFE_INTEGER, false);
@@ -197,6 +208,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     mode: MODES[mode],
     budget,
     spinMicros: options.spinMicros ?? (mode === 'interrupt' ? 0 : 50),
+    coalesceMicros: options.coalesceMicros ?? 0,
     idlePolls: options.idlePolls ?? 4,
     pollAbove: h.pollAbove ?? 2_000,
     interruptBelow: h.interruptBelow ?? 500,

@@ -292,6 +292,8 @@ export async function stopWorkers(
   timeoutMs: number,
 ): Promise<void> {
   Atomics.store(state.header, H.STOP, 1);
+  // Wakes a worker sleeping out an interrupt-moderation window (servicer.ts, moderate).
+  Atomics.notify(state.header, H.STOP);
   for (const slot of slots) if (slot.worker !== undefined) slot.kick();
   const all = Promise.all(slots.map((s) => s.exited));
   let timer: NodeJS.Timeout | undefined;

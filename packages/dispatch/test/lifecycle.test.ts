@@ -97,6 +97,8 @@ test('bad options are rejected with a coded TypeError / RangeError before anythi
     [{ hybrid: { pollAbove: -1 } }, /hybrid.pollAbove must be/, 'ERR_OUT_OF_RANGE'],
     [{ spinMicros: -1 }, /spinMicros must be/, 'ERR_OUT_OF_RANGE'],
     [{ spinMicros: Number.POSITIVE_INFINITY }, /spinMicros must be/, 'ERR_OUT_OF_RANGE'],
+    [{ coalesceMicros: -1 }, /coalesceMicros must be/, 'ERR_OUT_OF_RANGE'],
+    [{ coalesceMicros: 1_000_001 }, /coalesceMicros must be/, 'ERR_OUT_OF_RANGE'],
     [{ idlePolls: 0 }, /idlePolls must be an integer/, 'ERR_OUT_OF_RANGE'],
     [{ idlePolls: 1.5 }, /idlePolls must be an integer/, 'ERR_OUT_OF_RANGE'],
     [{ deferredThreads: 0 }, /deferredThreads must be an integer/, 'ERR_OUT_OF_RANGE'],
