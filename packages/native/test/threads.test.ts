@@ -217,3 +217,28 @@ test.serial('an active watch keeps the process alive, and unwatch() lets it exit
   t.is(code, 0);
   t.deepEqual(JSON.parse(out), { n: 1, tag: 11, count: '5' });
 });
+
+test.serial('a worker terminated inside a throwing addon call dies alone, the process lives', async (t) => {
+  // A terminate() makes the worker's env refuse to run JS; an addon call throwing then could not
+  // hand its error to JS, and node-addon-api (C++ exceptions) threw a second one out of its own
+  // catch: "terminate called after throwing an instance of 'Napi::Error'", the whole process
+  // aborted — before NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (binding.gyp) it did so within 10 of
+  // these rounds, every time. The dispatcher terminates workers (stall restarts, kill).
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../../test/fixtures/terminate-child.mjs', import.meta.url)), '100'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.is(err, '', 'nothing on stderr (no "terminate called")');
+  t.is(code, 0);
+  t.is(out.trim(), '100', 'all 100 rounds of two terminated workers');
+});
