@@ -114,10 +114,30 @@ for (const { name, make } of KINDS) {
     t.throws(() => r.popBatch(new Float64Array(2) as never), {
       instanceOf: TypeError,
       code: 'ERR_INVALID_ARG',
+      message: `${name}.popBatch: expected an Int32Array, got Float64Array`,
     });
     t.throws(() => r.waitReadable(-1), { code: 'ERR_OUT_OF_RANGE' });
     t.throws(() => r.waitWritable(1, -1), { code: 'ERR_OUT_OF_RANGE' });
-    t.throws(() => Ctor.from(null as never), { code: 'ERR_INVALID_ARG' });
+    t.throws(() => Ctor.from(null as never), {
+      code: 'ERR_INVALID_ARG',
+      message: `${name}.from: handle must be an object { buffer, offset, ... }, got null`,
+    });
+  });
+
+  // layout() places a ring by its spec: the kind it reports, its size and a cache-line alignment, and
+  // init/attach giving two views of one ring (what one thread pushes the other view pops).
+  test(`${name}: spec() describes the ring layout places`, (t) => {
+    const Ctor = name === 'SpscRing' ? SpscRing : MpscRing;
+    const spec = Ctor.spec(8);
+    t.is(spec.kind, name);
+    t.is(spec.byteLength, Ctor.byteLength(8));
+    t.is(spec.alignment, 64);
+    const buf = new SharedArrayBuffer(spec.byteLength + 64);
+    const a = spec.init(buf, 64);
+    const b = spec.attach(buf, 64);
+    t.is(a.capacity, 8);
+    t.true(a.push(41));
+    t.is(b.pop(), 41);
   });
 }
 
