@@ -150,9 +150,10 @@ async function runRacingDrain(
 }
 
 /**
- * The moderation window of the phase's second dispatcher run (µs). 200 µs: in a quiet run here it
- * gathers ~150 events per epoll_wait (over 256 vectors), and under load it keeps the worker out of the
- * 2–3-events-per-wait regime; 500 and 1000 µs measured no cheaper per event (docs/decisions.md).
+ * The moderation window of the phase's second dispatcher run (µs). 200 µs: on a loaded machine it takes
+ * the worker from 2–3 events per epoll_wait (4–5 µs each) to ~85 (~1.7 µs); quiet, the worker gathers
+ * 25–90 per look and the window is not taken. 50 µs gathered less, 500 µs saved nothing more
+ * (docs/decisions.md, interrupt moderation).
  */
 export const COALESCE_MICROS = 200;
 

@@ -58,8 +58,9 @@ export interface DispatcherOptions {
   /** Spin this long (µs) for more work before sleeping; default 0 for 'interrupt', 50 otherwise. */
   spinMicros?: number;
   /**
-   * Interrupt moderation (as `ethtool -C rx-usecs`): after a wake-up that found work, a worker waits
-   * this long (µs) before it looks for more, so a stream of interrupts is taken in batches. Default 0
+   * Interrupt moderation (as `ethtool -C rx-usecs`): after a look that found work but less than a
+   * batch (fewer than 8 ready), a worker waits this long (µs) before it looks for more, so a stream of
+   * interrupts is taken in batches. Default 0
    * (off). It trades latency for CPU: the first interrupt after a quiet spell is handled at once,
    * each one behind it waits up to one window longer; with kernel eventfds (`triggers: 'eventfd'`)
    * it saves the epoll_wait a stream otherwise pays every few events (docs/decisions.md). Vectors in

@@ -80,6 +80,12 @@ export interface ServicerOptions {
   tuning: LoopTuning;
 }
 
+/**
+ * Interrupt moderation sleeps only after a collect that found fewer entries than this: the regime it
+ * is for is the worker woken every 2–3 events (docs/decisions.md, interrupt moderation).
+ */
+const COALESCE_BELOW = 8;
+
 /** Minimum spacing of 'error' reports for one vector; the rest are counted (handlerErrors). */
 const REPORT_SPACING_MS = 100;
 
@@ -150,7 +156,7 @@ export class Servicer {
       const n = set.collect(0);
       if (n > 0) {
         this.batch(n);
-        this.moderate();
+        this.moderate(n);
         continue;
       }
       if (this.pollList.length > 0) {
@@ -168,7 +174,7 @@ export class Servicer {
       if (m > 0) {
         state.wcount(slot, WC.wakeups);
         this.batch(m);
-        this.moderate();
+        this.moderate(m);
       }
     }
     // Leave NAPI state clean: a stopped dispatcher's vectors are unmasked unless the user masked them.
@@ -195,8 +201,10 @@ export class Servicer {
 
   /**
    * Interrupt moderation, as a NIC's interrupt throttle (ethtool's rx-usecs): after a collect that
-   * found work, sleep `coalesceMicros` before looking again, so that the next look finds what arrived
-   * meanwhile as one batch. With kernel eventfds each look is an epoll_wait (~1 µs of syscall in a
+   * found work but less than {@link COALESCE_BELOW} entries (it looked too early), sleep
+   * `coalesceMicros` before looking again, so that the next look finds what arrived meanwhile as one
+   * batch. A collect that found more is a batch already: sleeping after it only added cost (quiet,
+   * 35–50 per collect: +10–14% CPU per event, docs/decisions.md). With kernel eventfds each look is an epoll_wait (~1 µs of syscall in a
    * paravirtual guest) that a stream of raises otherwise pays every 2–3 events; after a window it
    * finds tens. The first event after an idle spell is not delayed (the sleeping collect returns at
    * once), the ones behind it wait at most one window. Nothing is held here (every count the batch
@@ -204,9 +212,10 @@ export class Servicer {
    * Skipped while vectors are on the NAPI poll list (polling is the batching there) or work is
    * queued. Sleeps on STOP, which stop() notifies; control messages wait out the window.
    */
-  private moderate(): void {
+  private moderate(found: number): void {
     const micros = this.o.tuning.coalesceMicros;
-    if (micros === 0 || this.pollList.length > 0 || this.serveLater.length > 0) return;
+    if (micros === 0 || found >= COALESCE_BELOW || this.pollList.length > 0 || this.serveLater.length > 0)
+      return;
     Atomics.wait(this.o.env.state.header, H.STOP, 0, micros / 1000);
   }
 

@@ -154,3 +154,40 @@ for (const coalesceMicros of [0, 1_000_000]) {
     },
   );
 }
+
+test.serial(
+  'interrupt moderation: a collect that found a batch (8 or more) is not followed by a window',
+  async (t) => {
+    // 1 s window. Vector 0 alone (a collect of 1: the worker sleeps), then vectors 1..15 inside that
+    // window: one collect of 15 after it, which is a batch already, so the worker goes straight back to
+    // epoll. Then vector 0 and, 50 ms later, vector 1: taken by two collects (0 at once, 1 after 0's
+    // window). Had the worker slept after the 15 as well, both would have landed in that window: one.
+    const n = 16;
+    const f = await withDispatcher(t, {
+      vectors: n,
+      workers: 1,
+      mode: 'interrupt',
+      triggers: 'eventfd',
+      coalesceMicros: 1_000_000,
+    });
+    const { dev, rec, d, errors, finish } = f;
+    dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, 0);
+    await waitFor(() => rec.get(0, R.CALLS) === 1, 30_000, 'the first raise handled');
+    const b0 = d.stats().workers[0].batches;
+    for (let v = 1; v < n; v++) dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, v);
+    await quiesce(d, n);
+    t.is(d.stats().workers[0].batches - b0, 1, 'the fifteen in one collect');
+    const b1 = d.stats().workers[0].batches;
+    dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, 0);
+    await new Promise((r) => setTimeout(r, 50));
+    dev.raise(VFIO_PCI_MSIX_IRQ_INDEX, 1);
+    await quiesce(d, n + 2);
+    t.is(d.stats().workers[0].batches - b1, 2, 'vector 0 at once, vector 1 after its window');
+    const per = new Array<number>(n).fill(1);
+    per[0] = 2;
+    per[1] = 2;
+    f.account(per, 'the raises');
+    t.deepEqual(errors, []);
+    await finish();
+  },
+);
