@@ -137,6 +137,7 @@ Napi::Function Epoll::Define(Napi::Env env) {
                          InstanceAccessor<&Epoll::GetFd>("fd"),
                          InstanceAccessor<&Epoll::GetWakeFd>("wakeFd"),
                          InstanceAccessor<&Epoll::GetWatching>("watching"),
+                         InstanceAccessor<&Epoll::GetReadPath>("readPath"),
                          InstanceMethod<&Epoll::Add>("add"),
                          InstanceMethod<&Epoll::Modify>("modify"),
                          InstanceMethod<&Epoll::Remove>("remove"),
@@ -151,6 +152,7 @@ Napi::Function Epoll::Define(Napi::Env env) {
 
 Epoll::Epoll(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Epoll>(info) {
   addon_ = info.Env().GetInstanceData<VirqAddon>();
+  if (info[1].IsBoolean() && !info[1].As<Napi::Boolean>().Value()) ring_state_ = RingState::kDisabled;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) ThrowErrno(info.Env(), errno, "epoll_create1");
   if (info[0].IsUndefined() || info[0].IsNull()) {
@@ -196,6 +198,7 @@ Epoll::~Epoll() {
 void Epoll::CloseQuietly() {
   StopWatch(false);
   CloseDups();
+  ring_.Close();
   CloseFd(epfd_);
   CloseFd(wakefd_);
   epfd_ = -1;
@@ -225,6 +228,12 @@ Napi::Value Epoll::GetFd(const Napi::CallbackInfo& info) { return Napi::Number::
 Napi::Value Epoll::GetWakeFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), wakefd_); }
 Napi::Value Epoll::GetWatching(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), watch_ != nullptr);
+}
+Napi::Value Epoll::GetReadPath(const Napi::CallbackInfo& info) {
+  const char* path = ring_state_ == RingState::kOpen       ? "io_uring"
+                     : ring_state_ == RingState::kUnopened ? "unopened"
+                                                           : "read";
+  return Napi::String::New(info.Env(), path);
 }
 
 void Epoll::Control(const Napi::CallbackInfo& info, int op, const char* syscall) {
@@ -325,30 +334,83 @@ Napi::Value Epoll::Wait(const Napi::CallbackInfo& info) {
   return out;
 }
 
+void Epoll::ReadCounters(size_t n) {
+  // One counter gains nothing from a ring (an enter costs what a read costs), and a set that only
+  // ever sees one ready fd at a time should not pay for one.
+  if (n >= 2 && ring_state_ == RingState::kUnopened && epfd_ >= 0) {
+    ring_state_ = ring_.Open(256) == 0 ? RingState::kOpen : RingState::kUnavailable;
+  }
+  if (n >= 2 && ring_state_ == RingState::kOpen) {
+    if (ring_.ReadAll(read_fds_.data(), read_values_.data(), read_errs_.data(), n) != 0) {
+      // The ring failed as a whole (not one read): entries it did not read are -1 and read below;
+      // every later drain reads with read().
+      ring_.Close();
+      ring_state_ = RingState::kUnavailable;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) read_errs_[i] = -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (read_errs_[i] == -1) read_errs_[i] = ReadCounterNowait(read_fds_[i], &read_values_[i]);
+  }
+}
+
 int Epoll::DrainInto(Napi::Env env, int32_t* tags, uint64_t* counts, uint32_t* events, size_t cap,
                      int timeout_ms) {
   int max = cap > static_cast<size_t>(kMaxEventsPerCall) ? kMaxEventsPerCall : static_cast<int>(cap);
   int n = WaitRaw(max, timeout_ms);
   if (n < 0) ThrowErrno(env, -n, "epoll_wait");
-  int out = 0;
+  if (read_fds_.size() < static_cast<size_t>(n)) {
+    read_fds_.resize(n);
+    read_values_.resize(n);
+    read_errs_.resize(n);
+    read_at_.resize(n);
+  }
+  uint32_t* masks = events;
+  if (masks == nullptr) {
+    if (masks_.size() < static_cast<size_t>(n)) masks_.resize(n);
+    masks = masks_.data();
+  }
+  // Pass 1: one output entry per ready fd, and the list of counters to read.
+  size_t reads = 0;
   for (int i = 0; i < n; i++) {
     uint64_t data = events_[i].data.u64;
-    uint32_t mask = events_[i].events;
-    uint64_t count = 0;
-    if (DataIsEventfd(data) && (mask & EPOLLIN) != 0) {
-      int err = ReadCounterNowait(DataFd(data), &count);
-      if (err == EAGAIN) {
-        // Emptied by another reader since epoll_wait: nothing to deliver unless something else happened.
-        if ((mask & ~static_cast<uint32_t>(EPOLLIN)) == 0) continue;
-        count = 0;
-      } else if (err != 0) {
-        count = 0;
-        mask |= EPOLLERR;
-      }
+    tags[i] = DataTag(data);
+    counts[i] = 0;
+    masks[i] = events_[i].events;
+    if (DataIsEventfd(data) && (masks[i] & EPOLLIN) != 0) {
+      read_fds_[reads] = DataFd(data);
+      read_at_[reads] = i;
+      reads++;
     }
-    tags[out] = DataTag(data);
-    counts[out] = count;
-    if (events != nullptr) events[out] = mask;
+  }
+  if (reads == 0) return n;
+  // Pass 2: read them all (one io_uring_enter, or one read() each).
+  ReadCounters(reads);
+  bool dropped = false;
+  for (size_t r = 0; r < reads; r++) {
+    int i = read_at_[r];
+    int err = read_errs_[r];
+    if (err == 0) {
+      counts[i] = read_values_[r];
+    } else if (err == EAGAIN) {
+      // Emptied by another reader since epoll_wait: nothing to deliver unless something else happened.
+      if ((masks[i] & ~static_cast<uint32_t>(EPOLLIN)) == 0) {
+        masks[i] = 0;
+        dropped = true;
+      }
+    } else {
+      masks[i] |= EPOLLERR;
+    }
+  }
+  if (!dropped) return n;
+  // Pass 3: close the gaps the emptied entries left (a mask of 0 is never a ready entry's).
+  int out = 0;
+  for (int i = 0; i < n; i++) {
+    if (masks[i] == 0) continue;
+    tags[out] = tags[i];
+    counts[out] = counts[i];
+    masks[out] = masks[i];
     out++;
   }
   return out;
@@ -487,6 +549,7 @@ void Epoll::CloseDups() {
 Napi::Value Epoll::Close(const Napi::CallbackInfo& info) {
   StopWatch(true);
   CloseDups();
+  ring_.Close();
   int err = CloseFd(epfd_);
   int err2 = CloseFd(wakefd_);
   epfd_ = -1;

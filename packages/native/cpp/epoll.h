@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "read-ring.h"
 
 namespace virq {
 
@@ -34,6 +35,7 @@ class Epoll : public Napi::ObjectWrap<Epoll> {
   Napi::Value GetFd(const Napi::CallbackInfo& info);
   Napi::Value GetWakeFd(const Napi::CallbackInfo& info);
   Napi::Value GetWatching(const Napi::CallbackInfo& info);
+  Napi::Value GetReadPath(const Napi::CallbackInfo& info);
   Napi::Value Add(const Napi::CallbackInfo& info);
   Napi::Value Modify(const Napi::CallbackInfo& info);
   Napi::Value Remove(const Napi::CallbackInfo& info);
@@ -52,6 +54,9 @@ class Epoll : public Napi::ObjectWrap<Epoll> {
   /** Stops the uv handle (it frees itself once closed); releases JS references only if js_ok. */
   void StopWatch(bool js_ok);
   void CloseDups();
+  /** Reads the counters of read_fds_[0..n) into read_values_/read_errs_ (0 or an errno), in one
+   *  io_uring_enter when the ring is usable, else one read() each. */
+  void ReadCounters(size_t n);
 
   int epfd_ = -1;
   int wakefd_ = -1;
@@ -60,6 +65,18 @@ class Epoll : public Napi::ObjectWrap<Epoll> {
   // make a drain read another file, and remove() still works after the caller closed its fd.
   std::unordered_map<int, int> eventfd_dups_;
   std::vector<epoll_event> events_;
+
+  // The drain's batched counter reads (read-ring.h). Opened at the first drain that has two or more
+  // counters to read, so a set that is only ever waited on costs no ring; kDisabled by the caller
+  // (`ioUring: false`), kUnavailable once Open or a read through it failed.
+  enum class RingState { kUnopened, kOpen, kUnavailable, kDisabled };
+  RingState ring_state_ = RingState::kUnopened;
+  ReadRing ring_;
+  std::vector<int> read_fds_;
+  std::vector<uint64_t> read_values_;
+  std::vector<int> read_errs_;
+  std::vector<int> read_at_;       // the drain output entry each read belongs to
+  std::vector<uint32_t> masks_;    // the drain's event masks when the caller passed no events array
   VirqAddon* addon_;
 
   WatchHandle* watch_ = nullptr;

@@ -26,6 +26,7 @@ export interface NativeEpoll {
   readonly fd: number;
   readonly wakeFd: number;
   readonly watching: boolean;
+  readonly readPath: 'io_uring' | 'read' | 'unopened';
   add(fd: number, tag: number, events: number): void;
   modify(fd: number, tag: number, events: number): void;
   remove(fd: number): void;
@@ -84,7 +85,7 @@ export interface NativeVfio {
 /** The raw addon. Prefer the classes ({@link EventFd}, {@link Epoll}, the VFIO handles). */
 export interface NativeBinding {
   FdHandle: new (fd: number) => NativeFdHandle;
-  Epoll: new (wakeFd?: number) => NativeEpoll;
+  Epoll: new (wakeFd?: number, ioUring?: boolean) => NativeEpoll;
   WAKE_TAG: number;
   eventfdCreate(initval: number, semaphore: boolean, nonblock: boolean): number;
   eventfdRead(fd: number): bigint;

@@ -9,7 +9,21 @@ export interface EpollOptions {
    * recycled fd number after the set is closed. Default: a private, non-blocking eventfd.
    */
   wakeFd?: number;
+  /**
+   * Read the counters a drain found ready through one io_uring (one `io_uring_enter` for all of them)
+   * instead of one `read()` each. Default true; the set falls back to `read()` by itself where io_uring
+   * is missing, disabled (`/proc/sys/kernel/io_uring_disabled`) or does not behave as the drain needs
+   * (checked once, at the first drain with two or more counters to read). See {@link Epoll.readPath}.
+   */
+  ioUring?: boolean;
 }
+
+/**
+ * How an epoll set's drain reads eventfd counters: `'io_uring'` (batched), `'read'` (one `read()` per
+ * counter: disabled by `ioUring: false`, or io_uring unusable here), or `'unopened'` (no drain has had
+ * two counters to read yet, so the choice is not made).
+ */
+export type EpollReadPath = 'io_uring' | 'read' | 'unopened';
 
 /**
  * An epoll set whose entries carry a caller-chosen tag (0..2^31-1, e.g. a vector number), with:
@@ -49,7 +63,7 @@ export class Epoll {
   /** Creates an epoll set (epoll_create1(EPOLL_CLOEXEC)) and its wake eventfd. */
   constructor(options: EpollOptions = {}) {
     const { Epoll: NativeEpollClass } = loadNative();
-    this.#native = new NativeEpollClass(options.wakeFd);
+    this.#native = new NativeEpollClass(options.wakeFd, options.ioUring ?? true);
     this.#fd = this.#native.fd;
     this.#wakeFd = this.#native.wakeFd;
   }
@@ -77,6 +91,11 @@ export class Epoll {
   /** True while a {@link Epoll.watch} is active. */
   get watching(): boolean {
     return this.#native.watching;
+  }
+
+  /** How drains read eventfd counters ({@link EpollReadPath}); the io_uring's fd is the set's own. */
+  get readPath(): EpollReadPath {
+    return this.#native.readPath;
   }
 
   /**
@@ -118,7 +137,8 @@ export class Epoll {
    * an eventfd emptied by another reader between the wait and the read is left out, so 0 can also mean
    * "woken for nothing". The wake fd appears as tag {@link WAKE_TAG} with its count.
    *
-   * Counters are read with RWF_NOWAIT, so a blocking-mode eventfd can never hang the drain.
+   * Counters are read with RWF_NOWAIT, so a blocking-mode eventfd can never hang the drain. With two or
+   * more to read they are read together through the set's io_uring ({@link EpollOptions.ioUring}).
    */
   drain(tags: Int32Array, counts: BigUint64Array, timeoutMs = -1, events?: Uint32Array): number {
     return this.#native.drain(tags, counts, timeoutMs, events);
@@ -149,7 +169,10 @@ export class Epoll {
     this.#native.wake();
   }
 
-  /** Stops any watch and closes the epoll fd, the wake fd and the set's eventfd duplicates. Idempotent. */
+  /**
+   * Stops any watch and closes the epoll fd, the wake fd, the set's eventfd duplicates and its io_uring
+   * (fd and mappings). Idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -22,7 +22,7 @@ export {
   type DmaPoolOptions,
   IovaAllocator,
 } from './dma-pool.js';
-export { Epoll, type EpollOptions } from './epoll.js';
+export { Epoll, type EpollOptions, type EpollReadPath } from './epoll.js';
 export { type EpollEvent, EpollEvents, WAKE_TAG } from './epoll-types.js';
 export { type ErrnoError, isErrnoError } from './errors.js';
 export { EVENTFD_MAX, EventFd, type EventFdOptions } from './eventfd.js';
