@@ -5,6 +5,11 @@
  *   native-baseline eventfd <iterations> <samples>          eventfd write(1) + read, per pair
  *   native-baseline drain <eventfds> <rounds> <samples>     epoll_wait + read of every ready eventfd,
  *                                                           per event (the writes are not timed)
+ *   native-baseline drain-uring <eventfds> <rounds> <samples>
+ *                                                           the drain with every ready counter read
+ *                                                           by one io_uring_enter (IORING_OP_READ,
+ *                                                           RWF_NOWAIT), as the addon's drain does
+ *                                                           (packages/native/cpp/read-ring.h)
  *   native-baseline drain-fds <first-fd> <n> <warmup-ms> <ms>
  *                                                           the same drain, of n eventfds another
  *                                                           process writes while we read (inherited
@@ -22,8 +27,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#if __has_include(<linux/io_uring.h>)
+#include <linux/io_uring.h>
+#define HAVE_IO_URING 1
+#endif
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -121,7 +133,79 @@ static int drain_fds(int first, int n, long warmup_ms, long ms) {
   return 0;
 }
 
-static double bench_drain(int n, long rounds) {
+#ifdef HAVE_IO_URING
+/*
+ * The smallest io_uring that reads counters in batches: one SQ/CQ pair (IORING_FEAT_SINGLE_MMAP, 5.4+),
+ * `entries` SQEs, raw syscalls. Written for this baseline only; the addon's own is read-ring.cc.
+ */
+struct ring {
+  int fd;
+  unsigned entries, *sq_tail, sq_mask, *sq_array, *cq_head, *cq_tail, cq_mask;
+  struct io_uring_sqe *sqes;
+  struct io_uring_cqe *cqes;
+};
+
+static void ring_open(struct ring *r, unsigned entries) {
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+  if (r->fd < 0) die("io_uring_setup");
+  if (!(p.features & IORING_FEAT_SINGLE_MMAP)) {
+    fprintf(stderr, "io_uring without IORING_FEAT_SINGLE_MMAP\n");
+    exit(1);
+  }
+  size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  size_t size = sq_size > cq_size ? sq_size : cq_size;
+  char *q = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+  if (q == MAP_FAILED) die("mmap(sq/cq)");
+  r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+  if (r->sqes == MAP_FAILED) die("mmap(sqes)");
+  r->entries = p.sq_entries;
+  r->sq_tail = (unsigned *)(q + p.sq_off.tail);
+  r->sq_mask = *(unsigned *)(q + p.sq_off.ring_mask);
+  r->sq_array = (unsigned *)(q + p.sq_off.array);
+  r->cq_head = (unsigned *)(q + p.cq_off.head);
+  r->cq_tail = (unsigned *)(q + p.cq_off.tail);
+  r->cq_mask = *(unsigned *)(q + p.cq_off.ring_mask);
+  r->cqes = (struct io_uring_cqe *)(q + p.cq_off.cqes);
+}
+
+/* Reads the counters of fds[0..n) into counts[] with one enter per `entries`; dies on a failed read. */
+static void ring_read_all(struct ring *r, const int *fds, uint64_t *counts, int n) {
+  for (int at = 0; at < n; at += (int)r->entries) {
+    unsigned k = (unsigned)(n - at) < r->entries ? (unsigned)(n - at) : r->entries;
+    unsigned tail = *r->sq_tail;
+    for (unsigned i = 0; i < k; i++) {
+      unsigned idx = (tail + i) & r->sq_mask;
+      struct io_uring_sqe *sqe = &r->sqes[idx];
+      memset(sqe, 0, sizeof *sqe);
+      sqe->opcode = IORING_OP_READ;
+      sqe->fd = fds[at + (int)i];
+      sqe->addr = (uint64_t)(uintptr_t)&counts[at + (int)i];
+      sqe->len = 8;
+      sqe->off = ~(uint64_t)0;
+      sqe->rw_flags = RWF_NOWAIT;
+      sqe->user_data = i;
+      r->sq_array[idx] = idx;
+    }
+    __atomic_store_n(r->sq_tail, tail + k, __ATOMIC_RELEASE);
+    int done = (int)syscall(__NR_io_uring_enter, r->fd, k, k, IORING_ENTER_GETEVENTS, NULL, 0);
+    if (done != (int)k) die("io_uring_enter");
+    unsigned head = *r->cq_head, ctail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
+    if (ctail - head != k) {
+      fprintf(stderr, "io_uring: %u completions for %u reads\n", ctail - head, k);
+      exit(1);
+    }
+    for (; head != ctail; head++)
+      if (r->cqes[head & r->cq_mask].res != 8) die("io_uring read");
+    __atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
+  }
+}
+#endif
+
+static double bench_drain(int n, long rounds, int uring) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1");
   int *fds = calloc(n, sizeof *fds);
@@ -134,6 +218,16 @@ static double bench_drain(int n, long rounds) {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)fds[i] << 32) | (uint32_t)i};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0) die("epoll_ctl");
   }
+  int *ready = calloc(n, sizeof *ready);
+#ifdef HAVE_IO_URING
+  struct ring ring = {.fd = -1};
+  if (uring) ring_open(&ring, 256);
+#else
+  if (uring) {
+    fprintf(stderr, "drain-uring: built without <linux/io_uring.h>\n");
+    exit(1);
+  }
+#endif
   uint64_t one = 1, timed = 0, drained = 0;
   for (long r = 0; r < rounds; r++) {
     for (int i = 0; i < n; i++)
@@ -142,10 +236,13 @@ static double bench_drain(int n, long rounds) {
     int got = epoll_wait(ep, events, n, 0);
     if (got < 0) die("epoll_wait");
     for (int i = 0; i < got; i++) {
-      int fd = (int)(events[i].data.u64 >> 32);
+      ready[i] = (int)(events[i].data.u64 >> 32);
       tags[i] = (int32_t)(uint32_t)events[i].data.u64;
-      if (read(fd, &counts[i], 8) != 8) die("read");
+      if (!uring && read(ready[i], &counts[i], 8) != 8) die("read");
     }
+#ifdef HAVE_IO_URING
+    if (uring) ring_read_all(&ring, ready, counts, got);
+#endif
     timed += now_ns() - t0;
     drained += (uint64_t)got;
   }
@@ -156,6 +253,10 @@ static double bench_drain(int n, long rounds) {
   }
   for (int i = 0; i < n; i++) close(fds[i]);
   close(ep);
+#ifdef HAVE_IO_URING
+  if (uring) close(ring.fd);
+#endif
+  free(ready);
   free(fds);
   free(events);
   free(tags);
@@ -166,7 +267,7 @@ static double bench_drain(int n, long rounds) {
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr,
-            "usage: %s eventfd <iterations> <samples> | drain <eventfds> <rounds> <samples> |"
+            "usage: %s eventfd <iterations> <samples> | drain|drain-uring <eventfds> <rounds> <samples> |"
             " drain-fds <first-fd> <n> <warmup-ms> <ms>\n",
             argv[0]);
     return 2;
@@ -178,11 +279,12 @@ int main(int argc, char **argv) {
     }
     return drain_fds(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), atol(argv[5]));
   }
-  int drain = strcmp(argv[1], "drain") == 0;
+  int uring = strcmp(argv[1], "drain-uring") == 0;
+  int drain = uring || strcmp(argv[1], "drain") == 0;
   int samples = atoi(argv[drain ? 4 : 3]);
   printf("{\"op\":\"%s\",\"ns\":[", argv[1]);
   for (int s = 0; s < samples; s++) {
-    double ns = drain ? bench_drain(atoi(argv[2]), atol(argv[3])) : bench_eventfd(atol(argv[2]));
+    double ns = drain ? bench_drain(atoi(argv[2]), atol(argv[3]), uring) : bench_eventfd(atol(argv[2]));
     printf("%s%.2f", s == 0 ? "" : ",", ns);
   }
   printf("]}\n");

@@ -9,6 +9,9 @@
  *   raiser here, the C drain in a child process that inherits the fds) — the floor in the
  *   dispatcher's own regime: each epoll_wait finds what was written since the last, and a read races
  *   the writer's lines and wake-ups.
+ * - `drain-uring`: the `drain` case with the counters read by one io_uring_enter per wait, as the
+ *   addon's drain reads them (packages/native/cpp/read-ring.h) — the like-for-like floor, reported
+ *   beside the target's ratio so that what io_uring bought is not mistaken for less overhead.
  * Per event: the service worker's own CPU per handled event over C's. The raiser's writes are in
  * neither figure.
  *
@@ -29,7 +32,7 @@ import {
   VFIO_PCI_MSIX_IRQ_INDEX as MSIX,
   SoftDevice,
 } from '@virq/core';
-import { EventFd } from '@virq/native';
+import { Epoll, EventFd } from '@virq/native';
 import { runDispatcherPhase } from './phase-dispatch.js';
 import { median } from './stats-math.js';
 import { CONTROL } from './throughput-handler.js';
@@ -53,9 +56,10 @@ function compileC(): { bin: string; dir: string } | string {
 }
 
 /** The C drain: `samples` samples of `rounds` rounds over `fds` eventfds, ns per event each. */
-function runCDrain(bin: string, fds: number, rounds: number, samples: number): number[] {
-  const out = execFileSync(bin, ['drain', String(fds), String(rounds), String(samples)], {
+function runCDrain(bin: string, fds: number, rounds: number, samples: number, op = 'drain'): number[] {
+  const out = execFileSync(bin, [op, String(fds), String(rounds), String(samples)], {
     encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   return (JSON.parse(out) as { ns: number[] }).ns;
 }
@@ -149,6 +153,23 @@ async function runRacingDrain(
   }
 }
 
+/** The read path an epoll set of this process takes once a drain has two counters to read. */
+function probeReadPath(): string {
+  const ep = new Epoll();
+  const efds = [EventFd.create({ nonblock: true }), EventFd.create({ nonblock: true })];
+  try {
+    efds.forEach((e, i) => {
+      ep.add(e.fd, i);
+      e.write(1);
+    });
+    ep.drain(new Int32Array(4), new BigUint64Array(4), 0);
+    return ep.readPath;
+  } finally {
+    ep.close();
+    for (const e of efds) e.close();
+  }
+}
+
 /**
  * The moderation window of the phase's second dispatcher run (µs). 200 µs: on a loaded machine it takes
  * the worker from 2–3 events per epoll_wait (4–5 µs each) to ~85 (~1.7 µs); quiet, the worker gathers
@@ -206,8 +227,17 @@ export async function runEventfdPhase(opts: {
   }
   try {
     // ~0.3 µs per event and its write: 7 samples of 64 rounds over 256 fds take ~50 ms.
-    const cSamples = runCDrain(c.bin, opts.vectors, Math.max(16, Math.round(16384 / opts.vectors)), 7);
+    const rounds = Math.max(16, Math.round(16384 / opts.vectors));
+    const cSamples = runCDrain(c.bin, opts.vectors, rounds, 7);
     const cNsPerEvent = median(cSamples);
+    let uring: EventfdResult['uring'];
+    try {
+      const samples = runCDrain(c.bin, opts.vectors, rounds, 7, 'drain-uring');
+      uring = { nsPerEvent: median(samples), samples, ratio: dispatchNsPerEvent / median(samples) };
+    } catch (err) {
+      const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+      uring = { skipped: stderr || (err as Error).message.split('\n')[0] };
+    }
     const racing = await runRacingDrain(c.bin, opts);
     return {
       dispatch,
@@ -218,6 +248,8 @@ export async function runEventfdPhase(opts: {
       moderated: { ...moderated, ratio: moderatedNsPerEvent / cNsPerEvent },
       racing,
       racingRatio: dispatchNsPerEvent / racing.cNsPerEvent,
+      uring,
+      readPath: probeReadPath(),
     };
   } finally {
     rmSync(c.dir, { recursive: true, force: true });

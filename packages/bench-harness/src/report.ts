@@ -105,6 +105,15 @@ export function figuresOf(r: ThroughputResult): Figure[] {
       op: '<=',
       value: 1.5,
     }),
+    // The service worker's drain reads its counters through io_uring (one enter per wait); the C drain
+    // of the target reads them with read(). The same C drain reading through io_uring is the
+    // like-for-like floor: how much of the ratio above is the syscalls, not the code.
+    f(
+      'eventfdVsCUring',
+      'kernel eventfds: service worker ÷ C epoll drain reading through io_uring',
+      'x',
+      x.eventfdVsCUring ?? Number.NaN,
+    ),
     // The C drain above reads eventfds written before it starts (every wait finds all ready); the
     // dispatcher's worker races its raiser. The same C drain racing the same raiser, and how much
     // each wait gathered on both sides, say how much of the ratio is the regime, not the code.

@@ -122,6 +122,14 @@ export interface EventfdResult {
   };
   /** The C drain racing the same raiser (phase-eventfd.ts, `drain-fds`), when it ran. */
   racing?: RacingDrain;
+  /**
+   * The same C drain with every ready counter read through one io_uring_enter (`drain-uring`), as the
+   * addon's drain reads them: the like-for-like floor. Absent when io_uring is not usable here
+   * (`skipped` of this object says why).
+   */
+  uring?: { nsPerEvent: number; samples: number[]; ratio: number } | { skipped: string };
+  /** How this machine's epoll sets read counters (`Epoll.readPath` after a drain of two): the worker's too. */
+  readPath?: string;
   /** dispatchNsPerEvent / racing.cNsPerEvent: the dispatcher over C in the same regime. */
   racingRatio?: number;
 }

@@ -102,6 +102,8 @@ export interface ThroughputResult {
     eventfdVsC: number;
     /** The same over the C drain racing the same raiser (the dispatcher's regime; no target). */
     eventfdVsRacingC: number;
+    /** The same over the C drain reading through io_uring, as the addon does (like for like; no target). */
+    eventfdVsCUring: number;
     /** eventfdVsC with interrupt moderation on (`coalesceMicros`, phase-eventfd.ts). */
     eventfdModeratedVsC: number;
     /** What that moderation costs: its open-loop p50 latency over the unmoderated run's. */
@@ -237,6 +239,7 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
     sleepingP99VsWake: latencyRatio(latency.sleeping, latency.sleepingRaw, 'p99'),
     eventfdVsC: eventfd.ratio,
     eventfdVsRacingC: eventfd.racingRatio ?? Number.NaN,
+    eventfdVsCUring: eventfd.uring && 'ratio' in eventfd.uring ? eventfd.uring.ratio : Number.NaN,
     eventfdModeratedVsC: eventfd.moderated.ratio,
     eventfdModeratedP50VsUnmoderated: eventfd.moderated.p50VsUnmoderated,
   };

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import test from 'ava';
 import { runDispatcherPhase } from '../src/phase-dispatch.js';
 import { runEventfdPhase } from '../src/phase-eventfd.js';
@@ -6,6 +6,15 @@ import { runLatencyPhase } from '../src/phase-latency.js';
 
 // Smoke tests of the bench phases: they run, and their accounting is exact. No timing is asserted.
 const fds = () => readdirSync('/proc/self/fd').length;
+
+/** True when this kernel lets every process use io_uring (io_uring_disabled = 0; the file is 6.6+). */
+function ioUringAllowed(): boolean {
+  try {
+    return readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() === '0';
+  } catch {
+    return false;
+  }
+}
 
 test.serial('latency phase: every raise the raiser made is counted once and accounted for', async (t) => {
   const before = fds();
@@ -41,6 +50,19 @@ test.serial('kernel-eventfd phase: exact accounting over kernel eventfds, and th
   t.true(racing.raised >= 16, 'the raiser made at least one batch for the C drain');
   t.true(racing.cNsPerRead > 0 && racing.readsPerWait >= 1);
   t.is(r.racingRatio, r.dispatchNsPerEvent / racing.cNsPerEvent);
+  // The like-for-like C drain reads through io_uring; where io_uring is allowed it must have run, and the
+  // dispatcher's own sets must read the same way.
+  const uringAllowed = ioUringAllowed();
+  if (uringAllowed) {
+    t.true(r.uring !== undefined && 'ratio' in r.uring, JSON.stringify(r.uring));
+    if (r.uring && 'ratio' in r.uring) {
+      t.is(r.uring.samples.length, 7);
+      t.is(r.uring.ratio, r.dispatchNsPerEvent / r.uring.nsPerEvent);
+    }
+    t.is(r.readPath, 'io_uring');
+  } else {
+    t.true(r.readPath === 'read' || r.readPath === 'io_uring');
+  }
   t.true(Number(r.dispatch.extra!.handledPerBatch) >= 1);
   // The moderated run: the same exact accounting against its own raiser, the same C floor.
   const m = r.moderated;

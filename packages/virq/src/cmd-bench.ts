@@ -111,10 +111,15 @@ export async function runBench(argv: string[]): Promise<number> {
       `${lat.pinned ? 'threads pinned to CPUs 0 and 1' : 'threads NOT pinned (taskset or a 2nd CPU missing)'}\n`,
   );
   const ev = result.eventfd;
+  const uring = ev.uring
+    ? 'skipped' in ev.uring
+      ? `, C drain through io_uring skipped (${ev.uring.skipped})`
+      : `, C drain through io_uring ${nanos(ev.uring.nsPerEvent)}/event`
+    : '';
   process.stdout.write(
     ev.skipped
       ? `  kernel eventfds: C baseline skipped (${ev.skipped})\n`
-      : `  kernel eventfds: service worker ${nanos(ev.dispatchNsPerEvent)}/event, C epoll drain ${nanos(ev.cNsPerEvent)}/event` +
+      : `  kernel eventfds: service worker ${nanos(ev.dispatchNsPerEvent)}/event (counters read by ${ev.readPath ?? '?'}), C epoll drain ${nanos(ev.cNsPerEvent)}/event${uring}` +
           (ev.racing
             ? `, C drain racing the same raiser ${nanos(ev.racing.cNsPerEvent)}/event (${ev.racing.readsPerWait.toFixed(1)} reads per wait)\n`
             : '\n'),
