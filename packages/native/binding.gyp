@@ -7,7 +7,7 @@
         "cpp/errors.cc",
         "cpp/eventfd.cc",
         "cpp/epoll.cc",
-        "cpp/read-ring.cc",
+        "cpp/counter-ring.cc",
         "cpp/vfio.cc",
         "cpp/mem.cc",
         "cpp/iommu.cc"

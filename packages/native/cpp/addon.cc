@@ -27,6 +27,7 @@ void VirqAddon::OnEnvCleanup(void* arg) {
   auto* self = static_cast<VirqAddon*>(arg);
   for (FdHandle* h : self->fd_handles) h->CloseQuietly();
   for (Epoll* e : self->epolls) e->CloseQuietly();
+  self->signal_ring.Close();
 }
 
 Napi::Function FdHandle::Define(Napi::Env env) {

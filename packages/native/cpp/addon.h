@@ -4,6 +4,9 @@
 #include <napi.h>
 
 #include <unordered_set>
+#include <vector>
+
+#include "counter-ring.h"
 
 namespace virq {
 
@@ -25,6 +28,15 @@ class VirqAddon : public Napi::Addon<VirqAddon> {
   Napi::FunctionReference epoll_ctor;
   std::unordered_set<FdHandle*> fd_handles;
   std::unordered_set<Epoll*> epolls;
+
+  /**
+   * This thread's batched signals (eventfdSignalMany, eventfd.cc): one io_uring for the thread, opened
+   * at its first batch of two or more, closed when the environment goes away. `signal_path` is what
+   * eventfdSignalPath() reports.
+   */
+  CounterRing signal_ring;
+  enum class SignalPath { kUnopened, kRing, kUnavailable, kDisabled } signal_path = SignalPath::kUnopened;
+  std::vector<int> signal_errs;
 
  private:
   static void OnEnvCleanup(void* arg);

@@ -28,6 +28,17 @@ uint32_t ArgUint32(const Napi::CallbackInfo& info, size_t i, const char* name);
 /** bigint in [0, 2^64-1] or a number that is a non-negative safe integer. */
 uint64_t ArgUint64(const Napi::CallbackInfo& info, size_t i, const char* name);
 
+/** A typed array argument of exactly `type` (TypeError naming `type_name` otherwise). */
+template <typename T>
+Napi::TypedArrayOf<T> ArgTypedArray(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type,
+                                    const char* name, const char* type_name) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be a " + type_name);
+  }
+  return v.As<Napi::TypedArrayOf<T>>();
+}
+
 /** ioctl(2) with EINTR retried; returns what ioctl returned (errno set on -1). */
 int IoctlRetry(int fd, unsigned long request, void* arg);
 /**

@@ -80,15 +80,6 @@ int ArgTimeout(const Napi::CallbackInfo& info, size_t i) {
   return ArgInt32(info, i, "timeoutMs", -1, INT32_MAX);
 }
 
-template <typename T>
-Napi::TypedArrayOf<T> ArgTypedArray(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type,
-                                    const char* name, const char* type_name) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
-    ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be a " + type_name);
-  }
-  return v.As<Napi::TypedArrayOf<T>>();
-}
 
 }  // namespace
 

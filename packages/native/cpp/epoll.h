@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "addon.h"
-#include "read-ring.h"
+#include "counter-ring.h"
 
 namespace virq {
 
@@ -66,12 +66,12 @@ class Epoll : public Napi::ObjectWrap<Epoll> {
   std::unordered_map<int, int> eventfd_dups_;
   std::vector<epoll_event> events_;
 
-  // The drain's batched counter reads (read-ring.h). Opened at the first drain that has two or more
+  // The drain's batched counter reads (counter-ring.h). Opened at the first drain that has two or more
   // counters to read, so a set that is only ever waited on costs no ring; kDisabled by the caller
   // (`ioUring: false`), kUnavailable once Open or a read through it failed.
   enum class RingState { kUnopened, kOpen, kUnavailable, kDisabled };
   RingState ring_state_ = RingState::kUnopened;
-  ReadRing ring_;
+  CounterRing ring_;
   std::vector<int> read_fds_;
   std::vector<uint64_t> read_values_;
   std::vector<int> read_errs_;

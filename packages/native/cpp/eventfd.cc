@@ -63,6 +63,86 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+/** write(fd, 1), retried on EINTR: 0, or the errno (EAGAIN: the counter is at its maximum). */
+int SignalOne(int fd) {
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = write(fd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  return n == sizeof one ? 0 : EIO;
+}
+
+/**
+ * eventfdSignalMany(fds, n): eventfd_signal() on each of fds[0..n) — add 1, and a counter at its maximum
+ * stays there (EAGAIN ignored, as eventfd_signal saturates). One io_uring_enter for the lot when this
+ * thread's ring is usable (counter-ring.h; for O_NONBLOCK eventfds: a blocking one's ring write comes
+ * back EAGAIN and is written again with write()), else one write() each. Every fd is signalled before a
+ * failure is thrown, so one bad fd does not leave the rest of a batch unsignalled; the first failure's
+ * errno is thrown.
+ */
+Napi::Value SignalMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto fds = ArgTypedArray<int32_t>(info, 0, napi_int32_array, "fds", "Int32Array");
+  size_t n = info[1].IsUndefined() ? fds.ElementLength() : ArgUint32(info, 1, "n");
+  if (n > fds.ElementLength()) ThrowRangeError(env, "eventfdSignalMany: n is larger than fds");
+  auto* addon = env.GetInstanceData<VirqAddon>();
+  using Path = VirqAddon::SignalPath;
+  const int* fd = fds.Data();
+  std::vector<int>& errs = addon->signal_errs;
+  bool ring = false;
+  if (n >= 2 && addon->signal_path == Path::kUnopened) {
+    addon->signal_path = addon->signal_ring.Open(256, CounterRing::Op::kWrite) == 0 ? Path::kRing : Path::kUnavailable;
+  }
+  if (n >= 2 && addon->signal_path == Path::kRing) {
+    if (errs.size() < n) errs.resize(n);
+    ring = true;
+    if (addon->signal_ring.WriteAll(fd, errs.data(), n) != 0) {
+      // The ring itself failed (not one write): the -1 entries were not attempted; write() them, and
+      // keep to write() on this thread from now on.
+      addon->signal_ring.Close();
+      addon->signal_path = Path::kUnavailable;
+    }
+  }
+  int first_err = 0;
+  int first_fd = -1;
+  for (size_t i = 0; i < n; i++) {
+    if (ring && errs[i] == 0) continue;
+    int err = SignalOne(fd[i]);
+    if (err != 0 && err != EAGAIN && first_err == 0) {
+      first_err = err;
+      first_fd = fd[i];
+    }
+  }
+  if (first_err != 0) {
+    std::string what = "eventfd_signal(fd " + std::to_string(first_fd) + ")";
+    ThrowErrno(env, first_err, what);
+  }
+  return env.Undefined();
+}
+
+/** eventfdSignalPath(): 'io_uring' | 'write' | 'unopened' — how this thread's next batch is signalled. */
+Napi::Value SignalPath(const Napi::CallbackInfo& info) {
+  using Path = VirqAddon::SignalPath;
+  Path p = info.Env().GetInstanceData<VirqAddon>()->signal_path;
+  const char* s = p == Path::kRing ? "io_uring" : p == Path::kUnopened ? "unopened" : "write";
+  return Napi::String::New(info.Env(), s);
+}
+
+/** eventfdSignalRing(enabled): false closes this thread's ring and signals with write() from now on. */
+Napi::Value SignalRing(const Napi::CallbackInfo& info) {
+  auto* addon = info.Env().GetInstanceData<VirqAddon>();
+  using Path = VirqAddon::SignalPath;
+  if (info[0].ToBoolean()) {
+    if (addon->signal_path == Path::kDisabled) addon->signal_path = Path::kUnopened;
+  } else {
+    addon->signal_ring.Close();
+    addon->signal_path = Path::kDisabled;
+  }
+  return info.Env().Undefined();
+}
+
 /** A new O_CLOEXEC descriptor for the same eventfd; the caller's fd stays theirs. */
 Napi::Value Dup(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd", true);
@@ -108,6 +188,9 @@ void InitEventfd(Napi::Env env, Napi::Object exports) {
   exports.Set("eventfdCreate", Napi::Function::New<Create>(env, "eventfdCreate"));
   exports.Set("eventfdRead", Napi::Function::New<Read>(env, "eventfdRead"));
   exports.Set("eventfdWrite", Napi::Function::New<Write>(env, "eventfdWrite"));
+  exports.Set("eventfdSignalMany", Napi::Function::New<SignalMany>(env, "eventfdSignalMany"));
+  exports.Set("eventfdSignalPath", Napi::Function::New<SignalPath>(env, "eventfdSignalPath"));
+  exports.Set("eventfdSignalRing", Napi::Function::New<SignalRing>(env, "eventfdSignalRing"));
   exports.Set("eventfdDup", Napi::Function::New<Dup>(env, "eventfdDup"));
   exports.Set("isEventfd", Napi::Function::New<IsEventfd>(env, "isEventfd"));
   exports.Set("isNonblocking", Napi::Function::New<IsNonblocking>(env, "isNonblocking"));

@@ -90,6 +90,17 @@ export interface NativeBinding {
   eventfdCreate(initval: number, semaphore: boolean, nonblock: boolean): number;
   eventfdRead(fd: number): bigint;
   eventfdWrite(fd: number, value: bigint | number): void;
+  /**
+   * eventfd_signal() on each of `fds[0..n)` (default all): one io_uring_enter for the batch when this
+   * thread's ring is usable (O_NONBLOCK eventfds; a blocking one falls back to write()), else one
+   * write() each. A counter at its maximum stays there. Throws the first failure's errno after every
+   * fd was attempted.
+   */
+  eventfdSignalMany(fds: Int32Array, n?: number): void;
+  /** How this thread's batches are signalled: through its io_uring, by write(), or not decided yet. */
+  eventfdSignalPath(): 'io_uring' | 'write' | 'unopened';
+  /** false: close this thread's signal ring and write() from now on; true: allow it again. */
+  eventfdSignalRing(enabled: boolean): void;
   eventfdDup(fd: number): number;
   isEventfd(fd: number): boolean;
   isNonblocking(fd: number): boolean;

@@ -1,4 +1,4 @@
-// The drain's two ways of reading eventfd counters (cpp/read-ring.h): through one io_uring for every
+// The drain's two ways of reading eventfd counters (cpp/counter-ring.h): through one io_uring for every
 // ready counter, or one read() each. Both must hand back exactly what was written, consume exactly
 // that, and leave no fd or mapping behind.
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-#include "read-ring.h"
+#include "counter-ring.h"
 
 #include <cerrno>
 #include <cstring>
@@ -37,13 +37,14 @@ void* Map(int fd, size_t size, off_t offset) {
 
 }  // namespace
 
-int ReadRing::Open(unsigned entries) {
+int CounterRing::Open(unsigned entries, Op op) {
   if (IsOpen()) return 0;
+  op_ = op;
   io_uring_params p;
   std::memset(&p, 0, sizeof p);
   // SUBMIT_ALL (5.18): one SQE that fails at submission (a bad fd) must not stop the rest of the
   // batch. Older kernels refuse the flag with EINVAL; they get a plain ring, and a short submission is
-  // handled in ReadChunk.
+  // handled in Chunk.
   p.flags = IORING_SETUP_SUBMIT_ALL;
   int fd = SysSetup(entries, &p);
   if (fd < 0 && errno == EINVAL) {
@@ -92,14 +93,14 @@ int ReadRing::Open(unsigned entries) {
   cq_tail_ = reinterpret_cast<unsigned*>(cq + p.cq_off.tail);
   cq_mask_ = *reinterpret_cast<unsigned*>(cq + p.cq_off.ring_mask);
   cqes_ = cq + p.cq_off.cqes;
-  slots_.assign(entries_, 0);
+  slots_.assign(entries_, op == Op::kWrite ? 1 : 0);
 
-  int err = Probe();
+  int err = op == Op::kWrite ? ProbeWrite() : ProbeRead();
   if (err != 0) Close();
   return err;
 }
 
-void ReadRing::Close() {
+void CounterRing::Close() {
   if (sqes_ != nullptr) munmap(sqes_, sqes_size_);
   if (cq_ring_ != nullptr && cq_ring_ != sq_ring_) munmap(cq_ring_, cq_ring_size_);
   if (sq_ring_ != nullptr) munmap(sq_ring_, sq_ring_size_);
@@ -118,7 +119,7 @@ void ReadRing::Close() {
  * honoured for eventfds) is caught without hanging: the read is submitted without waiting, and if no
  * completion is there, a write completes it and the ring is declared unusable.
  */
-int ReadRing::Probe() {
+int CounterRing::ProbeRead() {
   int efd = eventfd(0, EFD_CLOEXEC);
   if (efd < 0) return errno;
   uint64_t three = 3;
@@ -128,7 +129,7 @@ int ReadRing::Probe() {
   if (write(efd, &three, sizeof three) != sizeof three) {
     result = errno;
   } else {
-    int r = ReadChunk(&efd, &value, &err, 1);
+    int r = Chunk(&efd, &value, &err, 1);
     if (r != 0) {
       result = r;
     } else if (err != 0 || value != 3) {
@@ -138,16 +139,7 @@ int ReadRing::Probe() {
   if (result == 0) {
     // The empty read, by hand: queue it, submit without waiting, look for its completion.
     unsigned tail = *sq_tail_;
-    unsigned idx = tail & sq_mask_;
-    auto* sqe = static_cast<io_uring_sqe*>(sqes_) + idx;
-    std::memset(sqe, 0, sizeof *sqe);
-    sqe->opcode = IORING_OP_READ;
-    sqe->fd = efd;
-    sqe->addr = reinterpret_cast<uint64_t>(&slots_[0]);
-    sqe->len = sizeof(uint64_t);
-    sqe->off = ~uint64_t{0};
-    sqe->rw_flags = RWF_NOWAIT;
-    sq_array_[idx] = idx;
+    Queue(tail & sq_mask_, efd, 0);
     StoreRelease(sq_tail_, tail + 1);
     int n;
     do {
@@ -176,20 +168,75 @@ int ReadRing::Probe() {
   return result;
 }
 
-int ReadRing::ReadChunk(const int* fds, uint64_t* values, int* errs, unsigned n) {
+/**
+ * What a batch of signals relies on, checked on a private O_NONBLOCK eventfd: a ring write adds exactly
+ * 1, and a write to a counter at its maximum (2^64 - 2) completes at once with EAGAIN, the count
+ * unchanged, instead of being parked (a parked write would add its 1 later, behind the caller's back).
+ * A parked write is completed by emptying the counter, and the ring refused.
+ */
+int CounterRing::ProbeWrite() {
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) return errno;
+  int result = 0;
+  int err = 0;
+  uint64_t value = 0;
+  int r = Chunk(&efd, nullptr, &err, 1);
+  if (r != 0) {
+    result = r;
+  } else if (err != 0) {
+    result = err;
+  } else if (read(efd, &value, sizeof value) != sizeof value || value != 1) {
+    result = EIO;
+  }
+  uint64_t full = ~uint64_t{0} - 1;
+  if (result == 0 && write(efd, &full, sizeof full) != sizeof full) result = errno;
+  if (result == 0) {
+    unsigned tail = *sq_tail_;
+    Queue(tail & sq_mask_, efd, 0);
+    StoreRelease(sq_tail_, tail + 1);
+    int n;
+    do {
+      n = SysEnter(ring_fd_, 1, 0, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      result = n < 0 ? errno : EIO;
+    } else {
+      unsigned head = *cq_head_;
+      if (LoadAcquire(cq_tail_) == head) {
+        (void)!read(efd, &value, sizeof value);  // room for the parked write, which then completes
+        do {
+          n = SysEnter(ring_fd_, 0, 1, IORING_ENTER_GETEVENTS);
+        } while (n < 0 && errno == EINTR);
+        result = EOPNOTSUPP;
+      } else {
+        auto* cqe = static_cast<io_uring_cqe*>(cqes_) + (head & cq_mask_);
+        if (cqe->res != -EAGAIN) result = EOPNOTSUPP;
+        else if (read(efd, &value, sizeof value) != sizeof value || value != full) result = EIO;
+      }
+      StoreRelease(cq_head_, LoadAcquire(cq_tail_));
+    }
+  }
+  close(efd);
+  return result;
+}
+
+void CounterRing::Queue(unsigned idx, int fd, unsigned i) {
+  auto* sqe = static_cast<io_uring_sqe*>(sqes_) + idx;
+  std::memset(sqe, 0, sizeof *sqe);
+  sqe->opcode = op_ == Op::kWrite ? IORING_OP_WRITE : IORING_OP_READ;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uint64_t>(&slots_[i]);
+  sqe->len = sizeof(uint64_t);
+  sqe->off = ~uint64_t{0};  // "the file position", as read()/write() do; an eventfd ignores it
+  sqe->rw_flags = RWF_NOWAIT;
+  sqe->user_data = i;
+  sq_array_[idx] = idx;
+}
+
+int CounterRing::Chunk(const int* fds, uint64_t* values, int* errs, unsigned n) {
   unsigned tail = *sq_tail_;  // only this thread writes the tail
   for (unsigned i = 0; i < n; i++) {
-    unsigned idx = (tail + i) & sq_mask_;
-    auto* sqe = static_cast<io_uring_sqe*>(sqes_) + idx;
-    std::memset(sqe, 0, sizeof *sqe);
-    sqe->opcode = IORING_OP_READ;
-    sqe->fd = fds[i];
-    sqe->addr = reinterpret_cast<uint64_t>(&slots_[i]);
-    sqe->len = sizeof(uint64_t);
-    sqe->off = ~uint64_t{0};  // "the file position", as read() does; an eventfd ignores it
-    sqe->rw_flags = RWF_NOWAIT;
-    sqe->user_data = i;
-    sq_array_[idx] = idx;
+    Queue((tail + i) & sq_mask_, fds[i], i);
     errs[i] = -1;
   }
   // The SQEs must be visible before the kernel can see the new tail.
@@ -223,7 +270,7 @@ int ReadRing::ReadChunk(const int* fds, uint64_t* values, int* errs, unsigned n)
       auto i = static_cast<unsigned>(cqe->user_data);
       if (i >= n) continue;  // not ours (cannot happen: one issuer, one chunk in flight)
       if (cqe->res == static_cast<int>(sizeof(uint64_t))) {
-        values[i] = slots_[i];
+        if (values != nullptr) values[i] = slots_[i];
         errs[i] = 0;
       } else {
         errs[i] = cqe->res < 0 ? -cqe->res : EIO;
@@ -240,14 +287,22 @@ int ReadRing::ReadChunk(const int* fds, uint64_t* values, int* errs, unsigned n)
   return result;
 }
 
-int ReadRing::ReadAll(const int* fds, uint64_t* values, int* errs, size_t n) {
+int CounterRing::ReadAll(const int* fds, uint64_t* values, int* errs, size_t n) {
+  return op_ == Op::kRead ? All(fds, values, errs, n) : EINVAL;
+}
+
+int CounterRing::WriteAll(const int* fds, int* errs, size_t n) {
+  return op_ == Op::kWrite ? All(fds, nullptr, errs, n) : EINVAL;
+}
+
+int CounterRing::All(const int* fds, uint64_t* values, int* errs, size_t n) {
   if (!IsOpen()) {
     for (size_t i = 0; i < n; i++) errs[i] = -1;
     return EBADF;
   }
   for (size_t at = 0; at < n; at += entries_) {
     auto chunk = static_cast<unsigned>(n - at < entries_ ? n - at : entries_);
-    int r = ReadChunk(fds + at, values + at, errs + at, chunk);
+    int r = Chunk(fds + at, values == nullptr ? nullptr : values + at, errs + at, chunk);
     if (r != 0) {
       for (size_t i = at + chunk; i < n; i++) errs[i] = -1;
       return r;
@@ -258,11 +313,15 @@ int ReadRing::ReadAll(const int* fds, uint64_t* values, int* errs, size_t n) {
 
 #else  // no io_uring headers at build time: the drain always reads with read()
 
-int ReadRing::Open(unsigned) { return ENOSYS; }
-void ReadRing::Close() {}
-int ReadRing::Probe() { return ENOSYS; }
-int ReadRing::ReadChunk(const int*, uint64_t*, int*, unsigned) { return ENOSYS; }
-int ReadRing::ReadAll(const int*, uint64_t*, int* errs, size_t n) {
+int CounterRing::Open(unsigned, Op) { return ENOSYS; }
+void CounterRing::Close() {}
+int CounterRing::ProbeRead() { return ENOSYS; }
+int CounterRing::ProbeWrite() { return ENOSYS; }
+void CounterRing::Queue(unsigned, int, unsigned) {}
+int CounterRing::Chunk(const int*, uint64_t*, int*, unsigned) { return ENOSYS; }
+int CounterRing::ReadAll(const int* fds, uint64_t* values, int* errs, size_t n) { return All(fds, values, errs, n); }
+int CounterRing::WriteAll(const int* fds, int* errs, size_t n) { return All(fds, nullptr, errs, n); }
+int CounterRing::All(const int*, uint64_t*, int* errs, size_t n) {
   for (size_t i = 0; i < n; i++) errs[i] = -1;
   return ENOSYS;
 }
