@@ -7,7 +7,14 @@
  */
 
 import type { TriggerDesc } from '@virq/trigger/internal';
-import { EventFdPool, type EventFdPoolHandle, kernelFdSignal, notAttached } from '@virq/trigger/internal';
+import {
+  EventFdPool,
+  type EventFdPoolHandle,
+  kernelFdBatchable,
+  kernelFdSignal,
+  kernelFdSignalMany,
+  notAttached,
+} from '@virq/trigger/internal';
 import {
   H_BATCH_INFLIGHT,
   H_GENERATION,
@@ -23,6 +30,18 @@ import {
   TK_SHARED,
   wordOf,
 } from './vector-layout.js';
+
+/**
+ * A kernel eventfd a batch may signal together with the rest (O_NONBLOCK, native addon loaded): a kind
+ * of this thread's descriptor copy only, never stored in a record.
+ */
+const TK_KERNEL_BATCH = 3;
+
+/**
+ * Kernel signals a batch gathers before it writes them with one call (kernelFdSignalMany: one
+ * io_uring_enter). A NIC's queue count is well under it; a larger batch is written in pieces of this.
+ */
+const BATCH_SIGNALS = 256;
 
 /** The trigger slots of one table, as seen from one thread. */
 export class TriggerSlots {
@@ -47,6 +66,14 @@ export class TriggerSlots {
   private readonly cKind: Uint8Array;
   private readonly cA: Int32Array;
   private readonly cPool: (EventFdPool | null)[];
+  /**
+   * The kernel eventfds this thread's open batch has yet to signal. A raise in a batch is counted at
+   * once and its eventfd written when the batch ends (or this fills), still inside the batch's in-flight
+   * section: a consumer may see a raise counted as pending before its signal, never a signal before its
+   * count, and the owner's synchronize() waits for the write, as for one made at once.
+   */
+  private readonly batchFds = new Int32Array(BATCH_SIGNALS);
+  private batchN = 0;
 
   constructor(
     private readonly i32: Int32Array,
@@ -150,11 +177,23 @@ export class TriggerSlots {
       (this.cPool[r] as EventFdPool).signal(this.cA[r]);
       return true;
     }
-    if (kind === TK_KERNEL) {
+    if (kind === TK_KERNEL_BATCH && this.localBatch > 0) {
+      this.batchFds[this.batchN++] = this.cA[r];
+      if (this.batchN === BATCH_SIGNALS) this.flushSignals();
+      return true;
+    }
+    if (kind === TK_KERNEL || kind === TK_KERNEL_BATCH) {
       kernelFdSignal(this.cA[r]);
       return true;
     }
     return false;
+  }
+
+  /** Writes the kernel eventfds the open batch gathered (see {@link batchFds}). */
+  private flushSignals(): void {
+    const n = this.batchN;
+    this.batchN = 0;
+    kernelFdSignalMany(this.batchFds, n);
   }
 
   /**
@@ -170,10 +209,17 @@ export class TriggerSlots {
     return Atomics.load(this.i32, H_GENERATION);
   }
 
-  /** Leaves a batch's in-flight section; wakes an owner waiting in {@link synchronize}. */
+  /**
+   * Signals what the batch gathered, then leaves its in-flight section; wakes an owner waiting in
+   * {@link synchronize}. The section is left even if a signal fails (the failure is thrown after).
+   */
   endBatch(): void {
-    this.localBatch--;
-    if (Atomics.sub(this.i32, H_BATCH_INFLIGHT, 1) === 1) Atomics.notify(this.i32, H_BATCH_INFLIGHT);
+    try {
+      if (this.batchN > 0) this.flushSignals();
+    } finally {
+      this.localBatch--;
+      if (Atomics.sub(this.i32, H_BATCH_INFLIGHT, 1) === 1) Atomics.notify(this.i32, H_BATCH_INFLIGHT);
+    }
   }
 
   /** Reads record `r`'s descriptor under the seqlock into this thread's copy, at generation `g`. */
@@ -205,7 +251,10 @@ export class TriggerSlots {
       // valid for as long as this descriptor is current; checked once here, not per signal.
       if (!pool.valid(b, c)) kind = TK_NONE;
       a = b;
-    } else if (kind !== TK_KERNEL) {
+    } else if (kind === TK_KERNEL) {
+      // once per descriptor change, not per signal (one fcntl)
+      if (kernelFdBatchable(a)) kind = TK_KERNEL_BATCH;
+    } else {
       kind = TK_NONE;
     }
     this.cKind[r] = kind;

@@ -90,6 +90,48 @@ export function kernelFdSignal(fd: number, native: NativeBinding | null = loadNa
 }
 
 /**
+ * Whether a batch of signals may take `fd` through {@link kernelFdSignalMany}'s one-syscall path: the
+ * native addon is loaded and the eventfd is O_NONBLOCK (io_uring runs an eventfd write inline only for
+ * a non-blocking file; a blocking one would be tried there and then written again). One fcntl; callers
+ * cache the answer with the rest of a trigger's descriptor.
+ */
+export function kernelFdBatchable(fd: number, native: NativeBinding | null = loadNativeSync()): boolean {
+  if (!native) return false;
+  try {
+    return native.addon.isNonblocking(fd);
+  } catch {
+    return false; // closed under us: the per-fd path reports it when signalled
+  }
+}
+
+/**
+ * eventfd_signal() on each of `fds[0..n)`: with the native addon, one call that signals the lot (one
+ * io_uring_enter where this thread's ring works, packages/native/cpp/counter-ring.h); without it, one
+ * {@link kernelFdSignal} each. A full counter saturates as in kernelFdSignal. Every fd is signalled
+ * before a failure (say EBADF) is thrown.
+ */
+export function kernelFdSignalMany(
+  fds: Int32Array,
+  n: number,
+  native: NativeBinding | null = loadNativeSync(),
+): void {
+  if (n === 0) return;
+  if (native) {
+    native.addon.eventfdSignalMany(fds, n);
+    return;
+  }
+  let first: unknown;
+  for (let i = 0; i < n; i++) {
+    try {
+      kernelFdSignal(fds[i], null);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+/**
  * Reads a kernel eventfd without blocking: the count, or null if it is zero. Needs the fd to be
  * O_NONBLOCK (virq's duplicates share the caller's file status flags) or the native addon's poll.
  */
