@@ -10,10 +10,14 @@
  *   dispatcher's own regime: each epoll_wait finds what was written since the last, and a read races
  *   the writer's lines and wake-ups.
  * - `drain-uring`: the `drain` case with the counters read by one io_uring_enter per wait, as the
- *   addon's drain reads them (packages/native/cpp/read-ring.h) — the like-for-like floor, reported
+ *   addon's drain reads them (packages/native/cpp/counter-ring.h) — the like-for-like floor, reported
  *   beside the target's ratio so that what io_uring bought is not mistaken for less overhead.
  * Per event: the service worker's own CPU per handled event over C's. The raiser's writes are in
- * neither figure.
+ * neither figure. The raiser raises all vectors per VectorTable.raiseMany, which writes the batch's
+ * O_NONBLOCK eventfds with one io_uring_enter where the thread's signal ring works (~120 ns a signal
+ * against ~1.2 µs a write() here): a device's interrupts cost its driver no syscall each, and a raiser
+ * that paid one per event could not keep a worker busy, whose CPU per event was then its idle spinning
+ * through the gaps (docs/decisions.md, batched signals).
  *
  * The dispatcher runs twice, for half the phase each: as configured by default (no moderation), and
  * with interrupt moderation (`coalesceMicros`, {@link COALESCE_MICROS}), as a throughput-minded user
@@ -32,7 +36,7 @@ import {
   VFIO_PCI_MSIX_IRQ_INDEX as MSIX,
   SoftDevice,
 } from '@virq/core';
-import { Epoll, EventFd } from '@virq/native';
+import { Epoll, EventFd, loadNative } from '@virq/native';
 import { runDispatcherPhase } from './phase-dispatch.js';
 import { median } from './stats-math.js';
 import { CONTROL } from './throughput-handler.js';
@@ -153,6 +157,20 @@ async function runRacingDrain(
   }
 }
 
+/** How a batch of raises over kernel eventfds is signalled on this machine (the raiser's path too). */
+function probeSignalPath(): string {
+  const efds = [EventFd.create({ nonblock: true }), EventFd.create({ nonblock: true })];
+  const native = loadNative();
+  try {
+    native.eventfdSignalMany(Int32Array.from(efds.map((e) => e.fd)));
+    return native.eventfdSignalPath();
+  } finally {
+    for (const e of efds) e.close();
+    native.eventfdSignalRing(false); // this thread's ring: closed again, the bench's main thread keeps none
+    native.eventfdSignalRing(true);
+  }
+}
+
 /** The read path an epoll set of this process takes once a drain has two counters to read. */
 function probeReadPath(): string {
   const ep = new Epoll();
@@ -196,7 +214,7 @@ export async function runEventfdPhase(opts: {
       coalesceMicros,
     });
     r.name = `dispatch over kernel eventfds (interrupt${coalesceMicros > 0 ? `, coalesceMicros ${coalesceMicros}` : ''})`;
-    r.threads = '1 service worker (epoll) + 1 raiser thread writing eventfds + main idle';
+    r.threads = '1 service worker (epoll) + 1 raiser thread signalling eventfds in batches + main idle';
     return r;
   };
   const dispatch = await run(0);
@@ -250,6 +268,7 @@ export async function runEventfdPhase(opts: {
       racingRatio: dispatchNsPerEvent / racing.cNsPerEvent,
       uring,
       readPath: probeReadPath(),
+      signalPath: probeSignalPath(),
     };
   } finally {
     rmSync(c.dir, { recursive: true, force: true });

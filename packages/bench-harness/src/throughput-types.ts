@@ -130,6 +130,8 @@ export interface EventfdResult {
   uring?: { nsPerEvent: number; samples: number[]; ratio: number } | { skipped: string };
   /** How this machine's epoll sets read counters (`Epoll.readPath` after a drain of two): the worker's too. */
   readPath?: string;
+  /** How the raiser's batches signal their eventfds (`eventfdSignalPath`): io_uring, or one write() each. */
+  signalPath?: string;
   /** dispatchNsPerEvent / racing.cNsPerEvent: the dispatcher over C in the same regime. */
   racingRatio?: number;
 }

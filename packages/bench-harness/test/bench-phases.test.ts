@@ -60,8 +60,10 @@ test.serial('kernel-eventfd phase: exact accounting over kernel eventfds, and th
       t.is(r.uring.ratio, r.dispatchNsPerEvent / r.uring.nsPerEvent);
     }
     t.is(r.readPath, 'io_uring');
+    t.is(r.signalPath, 'io_uring', "the raiser's batches are signalled through the thread's ring");
   } else {
     t.true(r.readPath === 'read' || r.readPath === 'io_uring');
+    t.true(r.signalPath === 'write' || r.signalPath === 'io_uring');
   }
   t.true(Number(r.dispatch.extra!.handledPerBatch) >= 1);
   // The moderated run: the same exact accounting against its own raiser, the same C floor.

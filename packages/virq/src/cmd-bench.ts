@@ -119,7 +119,7 @@ export async function runBench(argv: string[]): Promise<number> {
   process.stdout.write(
     ev.skipped
       ? `  kernel eventfds: C baseline skipped (${ev.skipped})\n`
-      : `  kernel eventfds: service worker ${nanos(ev.dispatchNsPerEvent)}/event (counters read by ${ev.readPath ?? '?'}), C epoll drain ${nanos(ev.cNsPerEvent)}/event${uring}` +
+      : `  kernel eventfds: service worker ${nanos(ev.dispatchNsPerEvent)}/event (counters read by ${ev.readPath ?? '?'}, raiser signalling by ${ev.signalPath ?? '?'}), C epoll drain ${nanos(ev.cNsPerEvent)}/event${uring}` +
           (ev.racing
             ? `, C drain racing the same raiser ${nanos(ev.racing.cNsPerEvent)}/event (${ev.racing.readsPerWait.toFixed(1)} reads per wait)\n`
             : '\n'),
