@@ -245,6 +245,29 @@ test.serial('a vector table forgets a pool only when no trigger lives in it', (t
   d.close();
 });
 
+test.serial('unregisterPool looks only at the pool it is given', (t) => {
+  const pools = [0, 1, 2].map(() => EventFdPool.create({ capacity: 2, doorbellBytes: 0 }));
+  const d = new SoftDevice({ msix: { vectors: 2 } });
+  const efds = pools.slice(0, 2).map((pool) => SharedEventFd.create({ pool, nonblock: true }));
+  d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 2, data: efds });
+  d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 1, count: 1, data: [-1] });
+  const table = d.vectorTable;
+  const listed = () => pools.map((p) => table.handle.pools.some((h) => h.buffer === p.buffer));
+  t.deepEqual(listed(), [true, true, false], 'both pools a trigger was bound into, in bind order');
+  t.false(table.unregisterPool(pools[0]), 'vector 0 is bound to it (the other known pool is free)');
+  t.deepEqual(listed(), [true, true, false]);
+  t.true(table.unregisterPool(pools[2]), 'never known: nothing to do, though vector 0 is bound');
+  t.deepEqual(listed(), [true, true, false]);
+  t.true(table.unregisterPool(pools[1]));
+  t.deepEqual(listed(), [true, false, false]);
+  d.close();
+  for (const e of efds) e.close();
+  for (const p of pools) {
+    t.is(p.live, 0);
+    t.true(p.unregister());
+  }
+});
+
 test.serial('no fd, pool slot or worker left by this file', (t) => {
   t.is(EventFdPool.default.live, liveBefore);
   t.deepEqual(openFds(), fdsBefore);

@@ -246,6 +246,25 @@ test.serial('vectors bound into two eventfd pools: each raise lands in its own e
   for (const p of pools) t.is(p.live, 0);
 });
 
+test.serial('a trigger in a pool this thread unregistered: its raise throws until registerPool', (t) => {
+  const pool = EventFdPool.create({ capacity: 2 });
+  const d = device();
+  const e = SharedEventFd.create({ pool, nonblock: true });
+  d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 1, data: [e] });
+  t.true(pool.unregister());
+  // the first signal of this table object: no pool cached, so the trigger's pool is looked up by id
+  t.throws(() => d.raise(MSIX, 0), { code: 'ERR_VIRQ_SHARED_MEMORY', message: /not attached/ });
+  t.is(e.peek(), 0n, 'nothing signalled');
+  const again = d.vectorTable.registerPool(pool.handle);
+  t.is(again.id, pool.id);
+  t.is(d.raise(MSIX, 0), 'signalled');
+  t.is(e.tryRead(), 1n);
+  d.close();
+  e.close();
+  t.is(again.live, 0);
+  t.true(again.unregister());
+});
+
 test.serial(
   'attach rejects a buffer that is not a vector table; out-of-range vectors are RangeErrors',
   (t) => {
