@@ -9,7 +9,7 @@
  *                                                           the drain with every ready counter read
  *                                                           by one io_uring_enter (IORING_OP_READ,
  *                                                           RWF_NOWAIT), as the addon's drain does
- *                                                           (packages/native/cpp/read-ring.h)
+ *                                                           (packages/native/cpp/counter-ring.h)
  *   native-baseline drain-fds <first-fd> <n> <warmup-ms> <ms>
  *                                                           the same drain, of n eventfds another
  *                                                           process writes while we read (inherited
@@ -136,7 +136,7 @@ static int drain_fds(int first, int n, long warmup_ms, long ms) {
 #ifdef HAVE_IO_URING
 /*
  * The smallest io_uring that reads counters in batches: one SQ/CQ pair (IORING_FEAT_SINGLE_MMAP, 5.4+),
- * `entries` SQEs, raw syscalls. Written for this baseline only; the addon's own is read-ring.cc.
+ * `entries` SQEs, raw syscalls. Written for this baseline only; the addon's own is counter-ring.cc.
  */
 struct ring {
   int fd;
