@@ -264,11 +264,40 @@ static double bench_drain(int n, long rounds, int uring) {
   return (double)timed / (double)drained;
 }
 
+/*
+ * `spin <ms>`: passes of a fixed integer loop (10^7 dependent additions) for `ms` of wall time; prints
+ * the median pass time in ms. The bench runs it pinned to each CPU, alone and all at once, to record
+ * what the machine's CPUs deliver during a run (packages/bench-harness/src/cpu-speed.ts).
+ */
+static int spin(long ms) {
+  static double passes[100000];
+  int n = 0;
+  double end = (double)now_ns() + (double)ms * 1e6;
+  volatile uint64_t x = 0;
+  while ((double)now_ns() < end && n < 100000) {
+    double t = (double)now_ns();
+    for (uint64_t i = 0; i < 10000000ULL; i++) x += i;
+    passes[n++] = ((double)now_ns() - t) / 1e6;
+  }
+  for (int i = 1; i < n; i++) {  // insertion sort: a few hundred passes at most
+    double v = passes[i];
+    int j = i - 1;
+    while (j >= 0 && passes[j] > v) {
+      passes[j + 1] = passes[j];
+      j--;
+    }
+    passes[j + 1] = v;
+  }
+  printf("%.4f\n", n > 0 ? passes[n / 2] : -1.0);
+  return n > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "spin") == 0) return spin(atol(argv[2]));
   if (argc < 4) {
     fprintf(stderr,
             "usage: %s eventfd <iterations> <samples> | drain|drain-uring <eventfds> <rounds> <samples> |"
-            " drain-fds <first-fd> <n> <warmup-ms> <ms>\n",
+            " drain-fds <first-fd> <n> <warmup-ms> <ms> | spin <ms>\n",
             argv[0]);
     return 2;
   }

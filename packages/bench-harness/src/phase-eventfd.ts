@@ -46,7 +46,7 @@ import type { EventfdResult, RacingDrain } from './throughput-types.js';
 const C_SOURCE = fileURLToPath(new URL('../../../../bench/c/native-baseline.c', import.meta.url));
 
 /** Compiles the C baseline into a temporary directory; the binary's path, or why not. */
-function compileC(): { bin: string; dir: string } | string {
+export function compileC(): { bin: string; dir: string } | string {
   if (!existsSync(C_SOURCE)) return `no ${C_SOURCE} (not a repository checkout)`;
   const dir = mkdtempSync(join(tmpdir(), 'virq-bench-c-'));
   const bin = join(dir, 'native-baseline');

@@ -3,6 +3,7 @@
  * absolute value the issue states a target for), and the summary of several runs: per figure the
  * median and the spread (min–max), the machine and the load at start and end.
  */
+import type { CpuCapacity } from './cpu-speed.js';
 import { COALESCE_MICROS } from './phase-eventfd.js';
 import { median } from './stats-math.js';
 import type { ThroughputResult } from './throughput.js';
@@ -229,6 +230,11 @@ export function figureRows(r: ThroughputResult): string[][] {
   ]);
 }
 
+/** A run's {@link CpuCapacity}.delivered, or '?' where it was not measured (no gcc or taskset). */
+function capacity(c: CpuCapacity | undefined): string {
+  return c ? c.delivered.toFixed(2) : '?';
+}
+
 /**
  * The multi-run report: the machine, the load at the start and end of the whole series, each run's
  * own load, and per figure its median, spread and whether the median meets the target.
@@ -254,6 +260,9 @@ export function formatRunsReport(
       `mode ${o.mode}, ${(o.durationMs / 1000).toFixed(1)} s measured per run`,
     `load average (1/5/15 min): ${load(opts.loadStart)} at the start, ${load(opts.loadEnd)} at the end`,
     `per run, 1-min load at start → end: ${runs.map((r) => `${r.load.start[0].toFixed(2)}→${r.load.end[0].toFixed(2)}`).join(', ')}`,
+    `per run, CPUs' worth the ${m.cpus} CPUs delivered all busy, at start → end (a pinned C loop; ${m.cpus} = all there): ${runs
+      .map((r) => `${capacity(r.cpuCapacity?.start)}→${capacity(r.cpuCapacity?.end)}`)
+      .join(', ')}`,
     '',
     opts.table(
       [

@@ -8,10 +8,12 @@
  * 2048 vectors against 16. `virq bench` calls {@link runThroughputBench}; report.ts turns results
  * into figures and summarises several runs.
  */
+import { rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import type { DispatchMode } from '@virq/dispatch';
+import { type CpuCapacity, measureCpuCapacity } from './cpu-speed.js';
 import { runDispatcherPhase } from './phase-dispatch.js';
-import { runEventfdPhase } from './phase-eventfd.js';
+import { compileC, runEventfdPhase } from './phase-eventfd.js';
 import { runLatencyPhase } from './phase-latency.js';
 import { runEpollBaseline } from './throughput-epoll.js';
 import type { LatencySummary } from './throughput-latency.js';
@@ -66,6 +68,8 @@ export interface ThroughputResult {
   machine: { node: string; cpus: number; cpuModel: string };
   /** The 1/5/15-minute load averages when the run started and when it ended. */
   load: { start: number[]; end: number[] };
+  /** What the CPUs delivered just before the first phase and just after the last ({@link CpuCapacity}). */
+  cpuCapacity?: { start?: CpuCapacity; end?: CpuCapacity };
   options: { durationMs: number; vectors: number; threads: number; mode: DispatchMode };
   phases: {
     piscina: PhaseResult;
@@ -131,6 +135,17 @@ const SHARES = {
   scale: 0.16,
 } as const;
 
+/** {@link measureCpuCapacity} with a freshly compiled C baseline (removed again); undefined without gcc. */
+async function cpuCapacityNow(): Promise<CpuCapacity | undefined> {
+  const c = compileC();
+  if (typeof c === 'string') return undefined;
+  try {
+    return await measureCpuCapacity(c.bin);
+  } finally {
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Runs every phase one after another, sharing `durationMs` between them ({@link SHARES}), each after
  * a warm-up of a fifth of its time: the piscina and epoll baselines, the dispatcher's closed and open
@@ -139,6 +154,7 @@ const SHARES = {
  */
 export async function runThroughputBench(options: ThroughputOptions = {}): Promise<ThroughputResult> {
   const loadStart = loadavg();
+  const capacityStart = await cpuCapacityNow();
   const o = {
     durationMs: options.durationMs ?? 10_000,
     vectors: options.vectors ?? 256,
@@ -246,6 +262,7 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
   return {
     machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown' },
     load: { start: loadStart, end: loadavg() },
+    cpuCapacity: { start: capacityStart, end: await cpuCapacityNow() },
     options: o,
     phases: { piscina, epoll, closed, open, scale16, scale2048, eventfd: eventfd.dispatch },
     latency,

@@ -108,6 +108,9 @@ test('a run read back from JSON (NaN and Infinity written as null) gives NaN fig
 
 test('formatRunsReport names the machine, the load, each median and spread, and the targets not met', (t) => {
   const runs = [fakeRun(1, 0.25), fakeRun(1.2, 0.5), fakeRun(0.9, 0.75)];
+  const cap = (delivered: number) => ({ aloneMs: [3, 3], togetherMs: [3, 3 / (delivered - 1)], delivered });
+  runs[0].cpuCapacity = { start: cap(2), end: cap(1.4) };
+  runs[1].cpuCapacity = { start: cap(1.95) }; // its end not measured
   const text = formatRunsReport(runs, {
     command: 'virq bench --runs 3',
     loadStart: [0.2, 0.3, 0.4],
@@ -121,6 +124,8 @@ test('formatRunsReport names the machine, the load, each median and spread, and 
     /load average \(1\/5\/15 min\): 0\.20 \/ 0\.30 \/ 0\.40 at the start, 1\.00 \/ 2\.00 \/ 3\.00 at the end/,
   );
   t.regex(text, /0\.25→0\.35, 0\.50→0\.60, 0\.75→0\.85/);
+  // what the CPUs delivered per run, so an outlier can be matched to the machine; '?' where not measured
+  t.regex(text, /CPUs' worth the 2 CPUs delivered all busy.*: 2\.00→1\.40, 1\.95→\?, \?→\?$/m);
   t.regex(
     text,
     /closed loop ÷ piscina task per event, handled\/s\s+90\.0×\s+81\.0× – 108×\s+≥ 100×\s+NOT met/,

@@ -126,6 +126,16 @@ export async function runBench(argv: string[]): Promise<number> {
   );
   const l = (x: number[]) => x.map((v) => v.toFixed(2)).join(' / ');
   process.stdout.write(`  load average: ${l(result.load.start)} at start, ${l(result.load.end)} at end\n`);
+  const cap = result.cpuCapacity;
+  if (cap?.start || cap?.end) {
+    const one = (c: typeof cap.start) =>
+      c
+        ? `${c.delivered.toFixed(2)} (alone ${l(c.aloneMs)} ms, together ${l(c.togetherMs)} ms per pass)`
+        : '?';
+    process.stdout.write(
+      `  CPUs' worth delivered with all ${result.machine.cpus} busy (a pinned C loop): ${one(cap.start)} at start, ${one(cap.end)} at end\n`,
+    );
+  }
   const json = str('json');
   if (json) writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
   if (html) writeFileSync(html, renderHtmlReport(result, `virq bench ${argv.join(' ')}`.trim()));
