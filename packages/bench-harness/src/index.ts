@@ -3,6 +3,8 @@
  * that want the numbers without the CLI (the repository's bench/ suites use it this way). Every
  * figure is a ratio to a baseline measured in the same run.
  */
+
+export type { CpuCapacity } from './cpu-speed.js';
 export {
   type Figure,
   type FigureSummary,
