@@ -58,7 +58,7 @@ const targets = {
   'eventfd-pool': {
     pkg: 'packages/trigger',
     file: 'dist/src/eventfd-pool.js',
-    tests: ['shared-eventfd'],
+    tests: ['shared-eventfd', 'eventfd-pool'],
   },
   'set-irqs': {
     pkg: 'packages/core',

@@ -1,0 +1,83 @@
+/**
+ * EventFdPool's bookkeeping on its own: the per-thread registry (byId, registeredIds, unregister, the
+ * default pool), which (slot, gen) pairs are valid, and the references that keep a closed counter's
+ * slot until the last holder lets go (eventfd_ctx_get / eventfd_ctx_put). The mutation run of
+ * eventfd-pool.ts (docs/mutation.md) found these reached by no test of this package.
+ */
+import test from 'ava';
+import { EventFdPool, SharedEventFd } from '../src/index.js';
+import { openFds } from './helpers.js';
+
+const fdsBefore = openFds();
+
+test.serial('the registry: byId finds a pool until it is unregistered, once; registeredIds follows', (t) => {
+  const pool = EventFdPool.create({ capacity: 2, doorbellBytes: 0 });
+  t.is(EventFdPool.byId(pool.id), pool);
+  t.true(EventFdPool.registeredIds().includes(pool.id));
+  t.true(pool.unregister(), 'the registered object');
+  t.is(EventFdPool.byId(pool.id), undefined);
+  t.false(EventFdPool.registeredIds().includes(pool.id));
+  t.false(pool.unregister(), 'already unregistered');
+  // an object that is not the registered one (a second attach of the same memory) is refused
+  const again = EventFdPool.from(pool.handle);
+  t.is(EventFdPool.byId(pool.id), again, 'from() registers a fresh object');
+  t.false(pool.unregister(), 'the old object is not the one registered');
+  t.is(EventFdPool.byId(pool.id), again, 'and unregistering it left the registered one alone');
+  t.true(again.unregister());
+});
+
+test.serial(
+  'unregistering the default pool makes the next default a new pool; another pool leaves it',
+  (t) => {
+    const other = EventFdPool.create({ capacity: 2, doorbellBytes: 0 });
+    const def = EventFdPool.default;
+    t.true(other.unregister());
+    t.is(EventFdPool.default, def, 'unregistering another pool keeps the default');
+    t.true(def.unregister());
+    const next = EventFdPool.default;
+    t.not(next, def, 'a new default pool');
+    t.not(next.id, def.id);
+    t.is(EventFdPool.byId(next.id), next);
+  },
+);
+
+test.serial('valid(slot, gen): only a live slot at its own generation, inside the pool', (t) => {
+  const pool = EventFdPool.create({ capacity: 4, doorbellBytes: 0 });
+  const e = SharedEventFd.create({ pool, nonblock: true });
+  t.true(pool.valid(e.slot, e.gen));
+  t.false(pool.valid(e.slot, e.gen + 1), 'another generation');
+  t.false(pool.valid(-1, e.gen), 'below the pool');
+  t.false(pool.valid(pool.capacity, pool.gen(0)), 'past its last slot');
+  const free = [0, 1, 2, 3].find((s) => s !== e.slot)!;
+  t.false(pool.valid(free, pool.gen(free)), 'a slot never allocated, at its current generation');
+  e.close();
+  t.false(pool.valid(e.slot, e.gen), 'closed and unreferenced: freed');
+  t.is(pool.live, 0);
+  t.true(pool.unregister());
+});
+
+test.serial('a reference keeps a closed counter valid and allocated; the last unref frees it', (t) => {
+  const pool = EventFdPool.create({ capacity: 2, doorbellBytes: 0 });
+  const e = SharedEventFd.create({ pool, nonblock: true });
+  pool.ref(e.slot); // a trigger bound to it (eventfd_ctx_get)
+  pool.ref(e.slot); // and a second one
+  e.close();
+  t.true(pool.valid(e.slot, e.gen), 'closed, but still referenced twice');
+  t.is(pool.live, 1);
+  pool.unref(e.slot);
+  t.true(pool.valid(e.slot, e.gen), 'one reference left');
+  t.is(pool.live, 1);
+  pool.unref(e.slot);
+  t.false(pool.valid(e.slot, e.gen), 'the last reference freed it');
+  t.is(pool.gen(e.slot), e.gen + 1, 'its generation moved on, so the old handle is stale');
+  t.is(pool.live, 0);
+  const reuse = SharedEventFd.create({ pool, nonblock: true });
+  t.true(pool.valid(reuse.slot, reuse.gen));
+  t.false(pool.valid(e.slot, e.gen), 'the old (slot, gen) does not name the new counter');
+  reuse.close();
+  t.true(pool.unregister());
+});
+
+test.serial('no fd leaked by this file', (t) => {
+  t.deepEqual(openFds(), fdsBefore);
+});
