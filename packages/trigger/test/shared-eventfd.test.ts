@@ -165,7 +165,10 @@ test.serial('a worker blocked in write() at the ceiling wakes when the main thre
   const e = SharedEventFd.create();
   e.write(SHARED_EVENTFD_MAX);
   const { worker, result } = runWorker({ job: 'write-blocking', handle: e.handle, n: 3 });
-  await new Promise((r) => setTimeout(r, 30));
+  // Read only once the worker is asleep in write() (registered in WWAIT): a fixed pause let the read
+  // run before a slow-starting worker wrote at all, and then no wake-up was tested.
+  const wwait = e.pool.wwaitIndex(e.slot);
+  while (Atomics.load(e.pool.i32, wwait) === 0) await new Promise((r) => setTimeout(r, 1));
   t.is(e.peek(), SHARED_EVENTFD_MAX, 'the worker is still blocked: no room for 3');
   t.is(e.tryRead(), SHARED_EVENTFD_MAX);
   t.deepEqual(await result, { done: true });
