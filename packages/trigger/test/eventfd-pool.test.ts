@@ -5,7 +5,7 @@
  * eventfd-pool.ts (docs/mutation.md) found these reached by no test of this package.
  */
 import test from 'ava';
-import { EventFdPool, SharedEventFd } from '../src/index.js';
+import { EventFdPool, SHARED_EVENTFD_MAX, SharedEventFd } from '../src/index.js';
 import { openFds } from './helpers.js';
 
 const fdsBefore = openFds();
@@ -77,6 +77,54 @@ test.serial('a reference keeps a closed counter valid and allocated; the last un
   reuse.close();
   t.true(pool.unregister());
 });
+
+test.serial(
+  "wait-queue listeners: every signal calls each of the slot's listeners, also onto a non-zero count",
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 2, doorbellBytes: 0 });
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    const other = SharedEventFd.create({ pool, nonblock: true });
+    const a: number[] = [];
+    const b: number[] = [];
+    const offA = pool.listen(e.slot, (ev) => a.push(ev));
+    const offB = pool.listen(e.slot, (ev) => b.push(ev)); // a second listener on the same slot
+    pool.signal(e.slot);
+    pool.signal(e.slot); // onto a count of 1: a virqfd still gets one call per signal, as the kernel's
+    t.is(a.length, 2);
+    t.is(b.length, 2);
+    t.true(
+      a.every((ev) => ev !== 0),
+      'called with the events (EPOLLIN)',
+    );
+    pool.signal(other.slot);
+    t.is(a.length, 2, "another slot's signal calls none of them");
+    offA();
+    pool.signal(e.slot);
+    t.deepEqual([a.length, b.length], [2, 3], 'the removed listener is not called again');
+    offB();
+    t.is(e.tryRead(), 3n);
+    e.close();
+    other.close();
+    t.true(pool.unregister());
+  },
+);
+
+test.serial(
+  "signals saturate at 2^64 - 1, as the kernel's eventfd_signal does (one past what write() allows)",
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: 0 });
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    e.write(SHARED_EVENTFD_MAX); // 2^64 - 2: the most write(2) lets a counter hold
+    pool.signal(e.slot);
+    // eventfd_signal_mask (fs/eventfd.c): `if (ctx->count < ULLONG_MAX) ctx->count++;`
+    t.is(e.peek(), SHARED_EVENTFD_MAX + 1n, 'a signal may take it to ULLONG_MAX');
+    pool.signal(e.slot);
+    t.is(e.peek(), SHARED_EVENTFD_MAX + 1n, 'and no further: it does not wrap to 0');
+    t.is(e.tryRead(), SHARED_EVENTFD_MAX + 1n);
+    e.close();
+    t.true(pool.unregister());
+  },
+);
 
 test.serial('no fd leaked by this file', (t) => {
   t.deepEqual(openFds(), fdsBefore);
