@@ -126,6 +126,55 @@ test.serial(
   },
 );
 
+test.serial(
+  'bad sizes and foreign buffers are coded errors, and the edges of each range are accepted',
+  (t) => {
+    const range = { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' } as const;
+    for (const capacity of [0, -1, 1.5, 2 ** 20 + 1, Number.NaN]) {
+      t.throws(() => EventFdPool.create({ capacity, doorbellBytes: 0 }), range, `capacity ${capacity}`);
+    }
+    for (const doorbellBytes of [-64, 65, 1.5]) {
+      t.throws(
+        () => EventFdPool.create({ capacity: 1, doorbellBytes }),
+        range,
+        `doorbellBytes ${doorbellBytes}`,
+      );
+    }
+    const edges = [
+      EventFdPool.create({ capacity: 1, doorbellBytes: 0 }),
+      EventFdPool.create({ capacity: 2 ** 20, doorbellBytes: 64 }),
+    ];
+    t.deepEqual(
+      edges.map((p) => p.capacity),
+      [1, 2 ** 20],
+    );
+    for (const p of edges) t.true(p.unregister());
+    // a handle that is not a pool's
+    const type = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' } as const;
+    t.throws(() => EventFdPool.from({ buffer: new ArrayBuffer(4096) as unknown as SharedArrayBuffer }), type);
+    t.throws(() => EventFdPool.from(undefined as unknown as { buffer: SharedArrayBuffer }), type);
+    t.throws(() => EventFdPool.from({ buffer: new SharedArrayBuffer(4096) }), {
+      instanceOf: TypeError,
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /does not hold a virq eventfd pool/,
+    });
+    // the doorbell arena: exactly full is fine, one more byte's worth is not
+    const per = EventFdPool.doorbellBytes(8);
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: 2 * per });
+    const bells = [pool.createDoorbell(8), pool.createDoorbell(8)];
+    t.throws(() => pool.createDoorbell(8), { ...range, message: /doorbell arena full/ });
+    t.deepEqual(
+      bells.map((b) => pool.doorbellRef(b) >= 0),
+      [true, true],
+    );
+    // a doorbell of another pool, or one made outside any pool, is not this pool's
+    const other = EventFdPool.create({ capacity: 1, doorbellBytes: per });
+    t.is(pool.doorbellRef(other.createDoorbell(8)), -1);
+    t.true(pool.unregister());
+    t.true(other.unregister());
+  },
+);
+
 test.serial('no fd leaked by this file', (t) => {
   t.deepEqual(openFds(), fdsBefore);
 });
