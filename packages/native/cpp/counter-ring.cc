@@ -137,34 +137,47 @@ int CounterRing::ProbeRead() {
     }
   }
   if (result == 0) {
-    // The empty read, by hand: queue it, submit without waiting, look for its completion.
-    unsigned tail = *sq_tail_;
-    Queue(tail & sq_mask_, efd, 0);
-    StoreRelease(sq_tail_, tail + 1);
-    int n;
-    do {
-      n = SysEnter(ring_fd_, 1, 0, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1) {
-      result = n < 0 ? errno : EIO;
-    } else {
-      unsigned head = *cq_head_;
-      if (LoadAcquire(cq_tail_) == head) {
-        // Parked: complete it with a write so nothing stays in flight, then refuse the ring.
-        uint64_t one = 1;
-        (void)!write(efd, &one, sizeof one);
-        do {
-          n = SysEnter(ring_fd_, 0, 1, IORING_ENTER_GETEVENTS);
-        } while (n < 0 && errno == EINTR);
-        result = EOPNOTSUPP;
-      } else {
-        auto* cqe = static_cast<io_uring_cqe*>(cqes_) + (head & cq_mask_);
-        if (cqe->res != -EAGAIN) result = EOPNOTSUPP;
-      }
-      StoreRelease(cq_head_, LoadAcquire(cq_tail_));
-    }
+    // The empty read must complete at once; a parked one is completed by a write.
+    result = MustNotPark(efd);
   }
   close(efd);
+  return result;
+}
+
+/**
+ * Submits one SQE of this ring's op on `efd` that must complete during submission with -EAGAIN (an
+ * empty counter's read, a full counter's write). If the kernel parked it instead, it is completed by the
+ * opposite operation on `efd` (a write gives the read its count; a read makes room for the write), reaped
+ * so nothing stays in flight, and EOPNOTSUPP returned: a ring like that would later take or add a count
+ * behind the caller's back.
+ */
+int CounterRing::MustNotPark(int efd) {
+  unsigned tail = *sq_tail_;
+  Queue(tail & sq_mask_, efd, 0);
+  StoreRelease(sq_tail_, tail + 1);
+  int n;
+  do {
+    n = SysEnter(ring_fd_, 1, 0, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) return n < 0 ? errno : EIO;
+  int result = 0;
+  unsigned head = *cq_head_;
+  if (LoadAcquire(cq_tail_) == head) {
+    uint64_t v = 1;
+    if (op_ == Op::kWrite) {
+      (void)!read(efd, &v, sizeof v);
+    } else {
+      (void)!write(efd, &v, sizeof v);
+    }
+    do {
+      n = SysEnter(ring_fd_, 0, 1, IORING_ENTER_GETEVENTS);
+    } while (n < 0 && errno == EINTR);
+    result = EOPNOTSUPP;
+  } else {
+    auto* cqe = static_cast<io_uring_cqe*>(cqes_) + (head & cq_mask_);
+    if (cqe->res != -EAGAIN) result = EOPNOTSUPP;
+  }
+  StoreRelease(cq_head_, LoadAcquire(cq_tail_));
   return result;
 }
 
@@ -190,32 +203,9 @@ int CounterRing::ProbeWrite() {
   }
   uint64_t full = ~uint64_t{0} - 1;
   if (result == 0 && write(efd, &full, sizeof full) != sizeof full) result = errno;
-  if (result == 0) {
-    unsigned tail = *sq_tail_;
-    Queue(tail & sq_mask_, efd, 0);
-    StoreRelease(sq_tail_, tail + 1);
-    int n;
-    do {
-      n = SysEnter(ring_fd_, 1, 0, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1) {
-      result = n < 0 ? errno : EIO;
-    } else {
-      unsigned head = *cq_head_;
-      if (LoadAcquire(cq_tail_) == head) {
-        (void)!read(efd, &value, sizeof value);  // room for the parked write, which then completes
-        do {
-          n = SysEnter(ring_fd_, 0, 1, IORING_ENTER_GETEVENTS);
-        } while (n < 0 && errno == EINTR);
-        result = EOPNOTSUPP;
-      } else {
-        auto* cqe = static_cast<io_uring_cqe*>(cqes_) + (head & cq_mask_);
-        if (cqe->res != -EAGAIN) result = EOPNOTSUPP;
-        else if (read(efd, &value, sizeof value) != sizeof value || value != full) result = EIO;
-      }
-      StoreRelease(cq_head_, LoadAcquire(cq_tail_));
-    }
-  }
+  if (result == 0) result = MustNotPark(efd);
+  // refused at once, so the count must still be the full one
+  if (result == 0 && (read(efd, &value, sizeof value) != sizeof value || value != full)) result = EIO;
   close(efd);
   return result;
 }
@@ -317,6 +307,7 @@ int CounterRing::Open(unsigned, Op) { return ENOSYS; }
 void CounterRing::Close() {}
 int CounterRing::ProbeRead() { return ENOSYS; }
 int CounterRing::ProbeWrite() { return ENOSYS; }
+int CounterRing::MustNotPark(int) { return ENOSYS; }
 void CounterRing::Queue(unsigned, int, unsigned) {}
 int CounterRing::Chunk(const int*, uint64_t*, int*, unsigned) { return ENOSYS; }
 int CounterRing::ReadAll(const int* fds, uint64_t* values, int* errs, size_t n) { return All(fds, values, errs, n); }

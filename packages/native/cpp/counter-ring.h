@@ -59,6 +59,7 @@ class CounterRing {
   int Chunk(const int* fds, uint64_t* values, int* errs, unsigned n);
   int ProbeRead();
   int ProbeWrite();
+  int MustNotPark(int efd);
   /** Queues one SQE of this ring's op on `fd` against slots_[i] (the caller publishes the tail). */
   void Queue(unsigned idx, int fd, unsigned i);
 
