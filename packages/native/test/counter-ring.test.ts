@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { Epoll, EpollEvents, EventFd, loadNative } from '../src/index.js';
-import { exited, fdSnapshot, noLeaks, startWorker } from './helpers.js';
+import { drainAll, exited, fdSnapshot, noLeaks, startWorker } from './helpers.js';
 
 /** What this kernel says about io_uring: '0' = allowed for everyone; absent before 6.6. */
 function ioUringDisabled(): string | undefined {
@@ -29,18 +29,6 @@ const ringMappings = () =>
     .split('\n')
     .filter((l) => l.includes('io_uring'));
 const ringFds = () => [...fdSnapshot().values()].filter((target) => target.includes('io_uring'));
-
-/** Drains everything ready (timeout 0) into a tag → summed count map, and the number of drains. */
-function drainAll(ep: Epoll, capacity = 1024): Map<number, bigint> {
-  const tags = new Int32Array(capacity);
-  const counts = new BigUint64Array(capacity);
-  const out = new Map<number, bigint>();
-  for (;;) {
-    const n = ep.drain(tags, counts, 0);
-    if (n === 0) return out;
-    for (let i = 0; i < n; i++) out.set(tags[i], (out.get(tags[i]) ?? 0n) + counts[i]);
-  }
-}
 
 function checkPath(t: ExecutionContext, ep: Epoll, ioUring: boolean) {
   if (!ioUring) {

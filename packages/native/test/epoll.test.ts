@@ -4,24 +4,12 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { Epoll, EpollEvents, EventFd, isErrnoError, loadNative, WAKE_TAG } from '../src/index.js';
-import { isCloexec, noLeaks } from './helpers.js';
+import { drainAll, isCloexec, noLeaks } from './helpers.js';
 
 function expectErrno(t: ExecutionContext, fn: () => unknown, code: string, syscall: string) {
   const e = t.throws(fn);
   t.true(isErrnoError(e, code), `expected ${code}, got ${String(e)}`);
   t.is((e as { syscall?: string }).syscall, syscall);
-}
-
-/** Drains everything ready (timeout 0) into a tag → count map. */
-function drainAll(ep: Epoll, capacity = 1024): Map<number, bigint> {
-  const tags = new Int32Array(capacity);
-  const counts = new BigUint64Array(capacity);
-  const out = new Map<number, bigint>();
-  for (;;) {
-    const n = ep.drain(tags, counts, 0);
-    if (n === 0) return out;
-    for (let i = 0; i < n; i++) out.set(tags[i], (out.get(tags[i]) ?? 0n) + counts[i]);
-  }
 }
 
 test.serial(

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { ExecutionContext } from 'ava';
+import type { Epoll } from '../src/index.js';
 
 /** fd number → what it points at, for this process, right now. */
 export function fdSnapshot(): Map<number, string> {
@@ -59,4 +60,16 @@ export function nextMessage<T>(worker: Worker): Promise<T> {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
+}
+
+/** Drains everything ready (timeout 0) into a tag → summed count map. */
+export function drainAll(ep: Epoll, capacity = 1024): Map<number, bigint> {
+  const tags = new Int32Array(capacity);
+  const counts = new BigUint64Array(capacity);
+  const out = new Map<number, bigint>();
+  for (;;) {
+    const n = ep.drain(tags, counts, 0);
+    if (n === 0) return out;
+    for (let i = 0; i < n; i++) out.set(tags[i], (out.get(tags[i]) ?? 0n) + counts[i]);
+  }
 }
