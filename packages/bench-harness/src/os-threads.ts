@@ -17,12 +17,32 @@ export function currentTid(): number {
 }
 
 /**
- * CPU time (user + system) thread `tid` of this process has used, ns. Read from
- * /proc/self/task/<tid>/stat fields 14 and 15 (proc(5)), in clock ticks of 10 ms (USER_HZ is 100 on
- * every Linux ABI the addon builds for), so a figure needs a window of a second or more to be within
- * ~1%. NaN if the thread is gone.
+ * CPU time thread `tid` of this process has used, ns. Read from /proc/self/task/<tid>/schedstat, whose
+ * first field is the scheduler's own sum of the time the thread ran (sum_exec_runtime, in ns; kernel
+ * Documentation/scheduler/sched-stats.rst), so even a window of a few ms is measured. Where the kernel
+ * has no schedstat (CONFIG_SCHED_INFO off) it falls back to utime + stime of .../stat (fields 14 and 15,
+ * proc(5)) in 10 ms clock ticks (USER_HZ is 100 on every Linux ABI the addon builds for) — there a
+ * window needs a second or more to be within ~1%, and a thread that mostly sleeps through a short one
+ * can read 0. NaN if the thread is gone.
+ *
+ * Why not ticks alone: the kernel-eventfd phase's moderated run is 75 ms of a worker that sleeps out
+ * most of it; in ticks its CPU was 0 often enough to fail CI (stop 24), and in every run the figure
+ * moved by a tick's share of the window.
  */
 export function threadCpuNs(tid: number): number {
+  try {
+    const sched = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8');
+    const ns = Number(sched.slice(0, sched.indexOf(' ')));
+    if (Number.isFinite(ns)) return ns;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return Number.NaN;
+    // ENOENT: the thread is gone, or this kernel has no schedstat; stat tells which.
+  }
+  return threadCpuNsFromTicks(tid);
+}
+
+/** threadCpuNs's fallback: utime + stime from /proc/self/task/<tid>/stat, 10 ms ticks; NaN if gone. */
+export function threadCpuNsFromTicks(tid: number): number {
   try {
     const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: fields count from the last ')'.

@@ -154,12 +154,12 @@ export async function runDispatcherPhase(opts: {
       /** Handler calls per collect that returned work (how much each wake or poll gathered). */
       handledPerBatch: handled / Math.max(1, batches),
       vectorsInPollMode: inPoll,
-      /** The service workers' own CPU (thread clocks, 10 ms ticks) per handled event, ns. */
+      /** The service workers' own CPU (threadCpuNs: the scheduler's ns) per handled event, ns. */
       workerCpuNsPerHandled: workerCpuNs / Math.max(1, handled),
       ...(raiser
         ? {
             /**
-             * Open loop: the raiser thread's own CPU per raise, ns (thread clock, 10 ms ticks), and
+             * Open loop: the raiser thread's own CPU per raise, ns (threadCpuNs), and
              * the share of one CPU it got. raises/s = share / (ns per raise): the first is the code's
              * cost, the second the scheduler's (3 busy threads on 2 vCPUs, plus anything else running).
              */
