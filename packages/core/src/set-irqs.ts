@@ -74,8 +74,13 @@ export function u32Error(what: string, value: unknown): TypeError | RangeError {
   return typeof value === 'number' ? outOfRange(msg) : argTypeError(msg);
 }
 
-/** Argument shape errors are programming errors (TypeError / RangeError with a code), not kernel errnos. */
-function checkShape(set: IrqSet): void {
+/**
+ * Argument shape errors are programming errors (TypeError / RangeError with a code), not kernel errnos:
+ * a set that is not an object, or a header field that is not a u32. Checked before anything reads a
+ * field as a number, so an object in `index` (even one whose toString throws) is coded, not a
+ * TypeError from a property lookup.
+ */
+export function checkShape(set: IrqSet): void {
   if (typeof set !== 'object' || set === null) throw argTypeError('setIrqs: argument must be an object');
   for (const k of ['flags', 'index', 'start', 'count'] as const) {
     if (!isU32(set[k])) throw u32Error(`setIrqs: ${k}`, set[k]);

@@ -19,7 +19,12 @@ import {
   kernelProfile,
 } from './kernel-profile.js';
 import { PciFunction } from './pci-function.js';
-import { vfioPciIrqsRelease, vfioPciSetIrqsIoctl, vfioSetIrqsValidateAndPrepare } from './set-irqs.js';
+import {
+  checkShape,
+  vfioPciIrqsRelease,
+  vfioPciSetIrqsIoctl,
+  vfioSetIrqsValidateAndPrepare,
+} from './set-irqs.js';
 import {
   VFIO_IRQ_INFO_AUTOMASKED,
   VFIO_IRQ_INFO_EVENTFD,
@@ -202,7 +207,10 @@ export class SoftDevice implements IrqDevice {
 
   /** VFIO_DEVICE_SET_IRQS (vfio_pci_ioctl_set_irqs). */
   setIrqs(set: IrqSet): number {
-    const max = this.irqCount(set?.index);
+    // The shape first: irqCount's lookup would convert an object `index` to a key (its toString may
+    // throw, uncoded) before the validation could say it is not a u32.
+    checkShape(set);
+    const max = this.irqCount(set.index);
     const data = vfioSetIrqsValidateAndPrepare(set, max);
     if (data instanceof KernelErr) throw new VfioError(data.code, 'VFIO_DEVICE_SET_IRQS', data.detail);
     const ret = vfioPciSetIrqsIoctl(this.vdev, set.flags, set.index, set.start, set.count, data);

@@ -87,6 +87,19 @@ test('property: any malformed SET_IRQS header is a coded argument error and chan
     fc.boolean(),
     fc.bigInt(),
     fc.object(),
+    // Objects that cannot become a property key or a string: a lookup keyed by them throws an
+    // uncoded TypeError (or the object's own error) unless the shape is checked first. A random seed
+    // of fc.object() once made {toString: {}} for `index`, which SoftDevice looked up before checking.
+    fc.constantFrom<unknown>(
+      { toString: {} },
+      {
+        toString() {
+          throw new Error('toString');
+        },
+      },
+      Object.create(null),
+      Symbol('index'),
+    ),
   );
   const field = fc.constantFrom('flags', 'index', 'start', 'count', 'argsz');
   fc.assert(

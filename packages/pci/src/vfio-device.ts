@@ -27,7 +27,7 @@ import {
   VFIO_PCI_NUM_IRQS,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from '@virq/core';
-import { impliedArgsz, VectorTableOwner } from '@virq/core/internal';
+import { checkShape, impliedArgsz, VectorTableOwner } from '@virq/core/internal';
 import {
   ERRNO,
   type ErrnoCode,
@@ -111,6 +111,9 @@ export class VfioDevice implements IrqDevice {
 
   /** VFIO_DEVICE_SET_IRQS, passed to the kernel. */
   setIrqs(set: IrqSet): number {
+    // The same coded shape errors as SoftDevice (ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE), before a
+    // field is coerced here or handed to the ioctl: the kernel never sees a header that cannot be encoded.
+    checkShape(set);
     const type = set.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     let bytes: Int32Array | Uint8Array | undefined;
     const fds: number[] = [];

@@ -103,6 +103,59 @@ test.serial('kernel errors come back as VfioError with the kernel errno; SharedE
   kernel.close();
 });
 
+test.serial('a header that cannot be encoded is a coded argument error, and the ioctl is never made', (t) => {
+  const kernel = new SoftDevice({ msix: { vectors: 4 } });
+  const calls: unknown[] = [];
+  const dev = new VfioDevice(fakeKernel(kernel, calls));
+  const efd = EventFd.create();
+  dev.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 1, data: [efd] });
+  calls.length = 0;
+  const throwing = {
+    toString() {
+      throw new Error('toString');
+    },
+  };
+  const bad: unknown[] = [
+    -1,
+    2 ** 32,
+    1.5,
+    Number.NaN,
+    '2',
+    null,
+    true,
+    3n,
+    { toString: {} },
+    throwing,
+    Symbol('x'),
+  ];
+  let cases = 0;
+  for (const k of ['flags', 'index', 'start', 'count', 'argsz'] as const) {
+    for (const v of bad) {
+      const set = { flags: EFD | TRIG, index: MSIX, start: 1, count: 1, data: [efd], [k]: v };
+      const err = t.throws(() => dev.setIrqs(set as never)) as Error & { code?: string };
+      const want = typeof v === 'number' ? 'ERR_OUT_OF_RANGE' : 'ERR_INVALID_ARG_TYPE';
+      t.is(
+        err.code,
+        want,
+        `${k} = ${typeof v === 'symbol' ? 'a symbol' : String((v as object)?.constructor?.name ?? v)}`,
+      );
+      cases++;
+    }
+  }
+  for (const set of [null, undefined, 7]) {
+    t.is(
+      (t.throws(() => dev.setIrqs(set as never)) as Error & { code?: string }).code,
+      'ERR_INVALID_ARG_TYPE',
+    );
+  }
+  t.is(cases, 55);
+  t.deepEqual(calls, [], 'not one reached the kernel');
+  t.truthy(dev.vectorTable.trigger(MSIX, 0), 'the mirror kept the trigger bound before');
+  t.is(dev.vectorTable.trigger(MSIX, 1), null);
+  kernel.close();
+  efd.close();
+});
+
 test.serial('a failed set_block is mirrored as the kernel unwinds it', (t) => {
   const kernel = new SoftDevice({ msix: { vectors: 4 } });
   const dev = new VfioDevice(fakeKernel(kernel, []));
