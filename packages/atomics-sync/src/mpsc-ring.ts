@@ -148,7 +148,7 @@ export class MpscRing extends RingBase {
     const s = head & this.mask;
     if (Atomics.load(slots, 2 * s) !== ((head + 1 - s) | 0)) return undefined; // not published yet
     const v = slots[2 * s + 1];
-    Atomics.store(ctl, HEAD, (head + 1) | 0);
+    this.storeHead(head, (head + 1) | 0);
     this.wakeProducers();
     return v;
   }
@@ -171,7 +171,7 @@ export class MpscRing extends RingBase {
       n++;
     }
     if (n === 0) return 0;
-    Atomics.store(ctl, HEAD, (head + n) | 0);
+    this.storeHead(head, (head + n) | 0);
     this.wakeProducers();
     return n;
   }

@@ -23,10 +23,12 @@ export const RING_MAX_CAPACITY = 2 ** 28;
 export const RING_DEFAULT_SPIN = 1000;
 
 // Header: two cache lines, so the producers' word and the consumer's word never share one.
-//   line 0: TAIL (producers advance it) and CONS_SLEEP (consumer announces sleep; producers read it
-//           after every publish, which is cheap because the line is theirs).
-//   line 1: HEAD (consumer advances it; waiting producers sleep on it) and PROD_WAITERS (producers
-//           announce sleep; the consumer reads it after every pop, cheap for the same reason).
+//   line 0: TAIL (producers advance it), CONS_SLEEP (consumer announces sleep; producers read it
+//           after every publish, which is cheap because the line is theirs) and HEAD_EPOCH
+//           (the consumer bumps it once per 2^30 positions of HEAD; producers read it per push).
+//   line 1: HEAD (consumer advances it; waiting producers sleep on it), PROD_WAITERS (producers
+//           announce sleep; the consumer reads it after every pop, cheap for the same reason) and
+//           TAIL_EPOCH (an SpscRing producer bumps it once per 2^30 positions of TAIL).
 /** Byte size of the ring header; slots start right after it. */
 export const RING_HEADER_BYTES = 2 * CACHE_LINE;
 /** Int32 index of the producer position (positions are int32 counters that wrap). */
@@ -37,6 +39,25 @@ export const CONS_SLEEP = 1;
 export const HEAD = CACHE_LINE / 4;
 /** Int32 index of the count of producers asleep or about to sleep waiting for space. */
 export const PROD_WAITERS = HEAD + 1;
+/**
+ * Int32 index of HEAD's epoch: how many times HEAD has crossed a multiple of {@link EPOCH_POSITIONS}
+ * (mod 2^32). A producer's HEAD cache is trusted only while this still reads what it read when it took
+ * the cache (see {@link RingBase.room}).
+ */
+export const HEAD_EPOCH = 2;
+/** Int32 index of TAIL's epoch, the same for an SpscRing consumer's TAIL cache. */
+export const TAIL_EPOCH = HEAD + 2;
+/**
+ * Positions per epoch: 2^30. Above RING_MAX_CAPACITY, so one store of a position (which moves it by at
+ * most the capacity) crosses at most one multiple; and two epochs are 2^31, the most an int32
+ * difference of positions can tell apart.
+ */
+export const EPOCH_POSITIONS = 2 ** 30;
+
+/** True if a position stored as `to` after `from` crossed a multiple of EPOCH_POSITIONS (bits 30–31 changed). */
+export function crossesEpoch(from: number, to: number): boolean {
+  return (from ^ to) >>> 30 !== 0;
+}
 
 /**
  * What SPSC and MPSC rings share: the header, size accounting over wrapping int32 positions, and the
@@ -60,6 +81,8 @@ export abstract class RingBase {
    * can only under-estimate room. Thread-local, like the producer role it serves.
    */
   protected headCache: number;
+  /** HEAD_EPOCH as loaded just before {@link headCache} was (see {@link RingBase.room}). */
+  protected headEpoch: number;
   /** Adaptive spin budgets of this instance's consumer and producer roles (thread-local state). */
   private readonly readSpin = new AdaptiveSpin(RING_DEFAULT_SPIN);
   private readonly writeSpin = new AdaptiveSpin(RING_DEFAULT_SPIN);
@@ -80,20 +103,41 @@ export abstract class RingBase {
     this.kind = what;
     this.mask = capacity - 1;
     this.ctl = new Int32Array(buffer, offset, RING_HEADER_BYTES / 4);
+    this.headEpoch = Atomics.load(this.ctl, HEAD_EPOCH);
     this.headCache = Atomics.load(this.ctl, HEAD);
   }
 
   /**
    * Room the producer has at position `pos`: from the HEAD cache if that already shows `want` slots,
    * else from a fresh load of HEAD (the cache saves a read of the consumer's cache line per push).
+   *
+   * Why the epoch. Positions are int32 counters that wrap, so `pos - cache` is known only mod 2^32: a
+   * cache 2^32 - k positions old reads as k slots used, room on a full ring. Caches get that old: an
+   * MPSC producer that pushes rarely while the others move 2^32 items (7 minutes at 10M/s), or a role
+   * handed to another instance and back; the push then overwrote an unread slot. The consumer bumps
+   * HEAD_EPOCH after each store of HEAD that crosses a multiple of 2^30, and the cache is trusted only
+   * while HEAD_EPOCH reads what it read just before the cache was loaded. Proof it is then < 2^31 old
+   * (Atomics are sequentially consistent): the cache was loaded after the epoch load that saw bump j,
+   * so it is at or past the store that crossed into region m (the one bump j follows). Bump j+1 is not
+   * yet visible, so the store crossing into region m+2, which follows it, has not happened either:
+   * HEAD is still below (m+2)·2^30. An age under 2^31 only over-states `used` (a refresh follows, or
+   * the int32 goes negative and fails `used >= 0`), never under-states it. HEAD_EPOCH is on the
+   * producers' line and written once per 2^30 pops: the check is a load that hits their cache.
    */
   protected room(pos: number, want: number): number {
     const cap = this.#capacity;
     const used = (pos - this.headCache) | 0;
-    // A cache left by another role-holder can be stale beyond reason; anything odd means "refresh".
-    if (used >= 0 && cap - used >= want) return cap - used;
+    if (used >= 0 && cap - used >= want && Atomics.load(this.ctl, HEAD_EPOCH) === this.headEpoch)
+      return cap - used;
+    this.headEpoch = Atomics.load(this.ctl, HEAD_EPOCH); // before HEAD: see the proof above
     this.headCache = Atomics.load(this.ctl, HEAD);
     return cap - ((pos - this.headCache) | 0);
+  }
+
+  /** Consumer: publishes HEAD = `next` (after `head`), then bumps HEAD_EPOCH if it crossed one (see room). */
+  protected storeHead(head: number, next: number): void {
+    Atomics.store(this.ctl, HEAD, next);
+    if (crossesEpoch(head, next)) Atomics.add(this.ctl, HEAD_EPOCH, 1);
   }
 
   /** Consumer: removes and returns the oldest item, or undefined if none is ready. */

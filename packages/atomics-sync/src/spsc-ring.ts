@@ -1,6 +1,7 @@
 import {
   batchRange,
   CONS_SLEEP,
+  crossesEpoch,
   HEAD,
   initRing,
   RING_HEADER_BYTES,
@@ -8,6 +9,7 @@ import {
   RingBase,
   type RingHandle,
   TAIL,
+  TAIL_EPOCH,
 } from './ring-base.js';
 import { CACHE_LINE, type PrimitiveSpec, sizedSpec } from './spec.js';
 import { assertHandle, assertInt32Array, assertPowerOfTwo } from './validate.js';
@@ -42,11 +44,14 @@ export class SpscRing extends RingBase {
   private readonly data: Int32Array;
   /** Consumer's last look at TAIL: never ahead of the real one, so it can only under-estimate items. */
   private tailCache = 0;
+  /** TAIL_EPOCH as loaded just before {@link tailCache} (the same argument as RingBase.room's). */
+  private tailEpoch = 0;
 
   /** Attaches to the ring at `offset` (zeroed memory is an empty ring). */
   constructor(buffer: SharedArrayBuffer, offset: number, capacity: number) {
     super(buffer, offset, capacity, 4, 'SpscRing', 1);
     this.data = new Int32Array(buffer, offset + RING_HEADER_BYTES, capacity);
+    this.tailEpoch = Atomics.load(this.ctl, TAIL_EPOCH);
     this.tailCache = Atomics.load(this.ctl, TAIL);
   }
 
@@ -69,9 +74,19 @@ export class SpscRing extends RingBase {
   /** Items the consumer has at position `head`: from the TAIL cache if it shows `want`, else fresh. */
   private items(head: number, want: number): number {
     const avail = (this.tailCache - head) | 0;
-    if (avail >= want && avail <= this.capacity) return avail;
+    // A cache 2^32 - k positions old (the consumer role handed to another instance and back) reads as
+    // k items on an empty ring: trusted only while TAIL_EPOCH is unchanged (see RingBase.room).
+    if (avail >= want && avail <= this.capacity && Atomics.load(this.ctl, TAIL_EPOCH) === this.tailEpoch)
+      return avail;
+    this.tailEpoch = Atomics.load(this.ctl, TAIL_EPOCH);
     this.tailCache = Atomics.load(this.ctl, TAIL);
     return (this.tailCache - head) | 0;
+  }
+
+  /** Producer: publishes TAIL = `next` (after `tail`), then bumps TAIL_EPOCH if it crossed one. */
+  private storeTail(tail: number, next: number): void {
+    Atomics.store(this.ctl, TAIL, next);
+    if (crossesEpoch(tail, next)) Atomics.add(this.ctl, TAIL_EPOCH, 1);
   }
 
   /** True if the consumer would get nothing from pop() right now. */
@@ -88,7 +103,7 @@ export class SpscRing extends RingBase {
     const tail = ctl[TAIL]; // own position: plain read (see class comment)
     if (this.room(tail, 1) <= 0) return false;
     this.data[tail & this.mask] = value;
-    Atomics.store(ctl, TAIL, (tail + 1) | 0);
+    this.storeTail(tail, (tail + 1) | 0);
     // Inlined wakeConsumer(): the hot path.
     if (Atomics.load(ctl, CONS_SLEEP) === 1 && Atomics.compareExchange(ctl, CONS_SLEEP, 1, 0) === 1) {
       Atomics.notify(ctl, CONS_SLEEP, 1);
@@ -111,7 +126,7 @@ export class SpscRing extends RingBase {
     const first = Math.min(n, this.capacity - idx);
     this.data.set(src.subarray(s, s + first), idx);
     if (first < n) this.data.set(src.subarray(s + first, s + n), 0);
-    Atomics.store(ctl, TAIL, (tail + n) | 0);
+    this.storeTail(tail, (tail + n) | 0);
     this.wakeConsumer();
     return n;
   }
@@ -125,7 +140,7 @@ export class SpscRing extends RingBase {
     const head = ctl[HEAD]; // own position: plain read (see class comment)
     if (this.items(head, 1) <= 0) return undefined;
     const v = this.data[head & this.mask];
-    Atomics.store(ctl, HEAD, (head + 1) | 0);
+    this.storeHead(head, (head + 1) | 0);
     this.wakeProducers();
     return v;
   }
@@ -144,7 +159,7 @@ export class SpscRing extends RingBase {
     const first = Math.min(n, this.capacity - idx);
     dst.set(this.data.subarray(idx, idx + first), 0);
     if (first < n) dst.set(this.data.subarray(0, n - first), first);
-    Atomics.store(ctl, HEAD, (head + n) | 0);
+    this.storeHead(head, (head + n) | 0);
     this.wakeProducers();
     return n;
   }

@@ -6,7 +6,15 @@
 // the ring's own isEmpty/hasSpace, the only way a wait looks at the ring, acts at that exact poll.
 import test from 'ava';
 import { CACHE_LINE, MpscRing, pendingAsyncWaits, RING_DEFAULT_SPIN, SpscRing } from '../src/index.js';
-import { CONS_SLEEP, HEAD, PROD_WAITERS, RING_HEADER_BYTES, TAIL } from '../src/ring-base.js';
+import {
+  CONS_SLEEP,
+  HEAD,
+  HEAD_EPOCH,
+  PROD_WAITERS,
+  RING_HEADER_BYTES,
+  TAIL,
+  TAIL_EPOCH,
+} from '../src/ring-base.js';
 import { type Started, WorkerScope } from './helpers.js';
 
 type Ring = SpscRing | MpscRing;
@@ -74,9 +82,17 @@ async function untilAnnounced(ctl: Int32Array, index: number, value: number, w: 
 // (TAIL), that read would pull the producers' line to the consumer's core each time (false sharing).
 test("the header keeps each side's words on its own cache line", (t) => {
   t.is(RING_HEADER_BYTES, 2 * CACHE_LINE);
-  t.deepEqual([lineOf(TAIL), lineOf(CONS_SLEEP)], [0, 0], 'producer-written words on line 0');
-  t.deepEqual([lineOf(HEAD), lineOf(PROD_WAITERS)], [1, 1], 'consumer-read words on line 1');
-  t.is(new Set([TAIL, CONS_SLEEP, HEAD, PROD_WAITERS]).size, 4);
+  t.deepEqual(
+    [lineOf(TAIL), lineOf(CONS_SLEEP), lineOf(HEAD_EPOCH)],
+    [0, 0, 0],
+    'words producers read per push on line 0',
+  );
+  t.deepEqual(
+    [lineOf(HEAD), lineOf(PROD_WAITERS), lineOf(TAIL_EPOCH)],
+    [1, 1, 1],
+    'words the consumer reads per pop on line 1',
+  );
+  t.is(new Set([TAIL, CONS_SLEEP, HEAD_EPOCH, HEAD, PROD_WAITERS, TAIL_EPOCH]).size, 6);
 });
 
 for (const { name, kind, Ctor } of KINDS) {
@@ -354,33 +370,52 @@ test.serial(
   },
 );
 
-// KNOWN BUG (test.failing: passes while the bug is there; make them plain tests once it is fixed).
-// room() trusts the HEAD cache whenever `pos - cache` (int32, wrapping) reads as 0..cap-want. A cache
-// that is 2^32 - k positions old, k <= cap, reads as k: room where the ring is full. The wrap-around
-// guard in room() catches caches 2^31..2^32-cap old, not these. How a cache gets that old: an MPSC
-// producer that pushes rarely while the others move 2^32 items (~7 min at 10M items/s), or an SPSC
-// producer role handed away and back. Positions are written into the header, as the wrap tests do.
-for (const { name, Ctor } of KINDS) {
-  test.failing(`${name}: KNOWN BUG: a HEAD cache 2^32 - 2 positions old is trusted, and a full ring is overwritten`, (t) => {
+// A position cache 2^32 - k positions old. room() used to trust the HEAD cache whenever `pos - cache`
+// (int32, wrapping) read as 0..cap-want: a cache 2^32 - k old read as k used, room on a full ring, and
+// the push overwrote an unread item (SPSC: [99, 1, 2, 3, 99] popped, item 0 lost; MPSC: the consumer
+// waited for ever on the overwritten slot). How a cache gets that old: an MPSC producer that pushes
+// rarely while the others move 2^32 items (~7 min at 10M items/s), or a role handed away and back. Now
+// the consumer bumps HEAD_EPOCH at every 2^30 positions and a cache is trusted only under the epoch it
+// was taken in. The 2^32 - 2 positions are written into the header as the consumer's stores leave it:
+// HEAD and TAIL at -2, HEAD_EPOCH (and for SPSC's producer TAIL_EPOCH) bumped 4 times — that the real
+// stores bump them so is pinned by ring.property.test's epoch model.
+for (const { name, kind, Ctor } of KINDS) {
+  test(`${name}: a HEAD cache 2^32 - 2 positions old is refreshed, and a full ring stays full`, (t) => {
     const cap = 4;
-    const a = new Ctor(new SharedArrayBuffer(Ctor.byteLength(cap)), 0, cap); // caches HEAD = 0
+    const a = new Ctor(new SharedArrayBuffer(Ctor.byteLength(cap)), 0, cap); // caches HEAD = 0, epoch 0
     const ctl = header(a);
-    ctl[TAIL] = -2; // 2^32 - 2 positions went through other producer instances
+    ctl[TAIL] = -2; // 2^32 - 2 positions went through other instances
     ctl[HEAD] = -2;
+    ctl[HEAD_EPOCH] = 4;
+    if (kind === 'spsc') ctl[TAIL_EPOCH] = 4;
     const b = Ctor.from(a.handle);
     for (let i = 0; i < cap; i++) t.true(b.push(i));
-    t.false(a.push(99), 'the ring is full'); // fails: true, and SPSC's item 0 is gone, MPSC's consumer stuck
+    t.false(a.push(99), 'the ring is full');
+    t.is(a.pushBatch(Int32Array.of(99, 98)), 0, 'and a batch finds no room either');
     t.is(a.size(), cap);
+    t.deepEqual(
+      [b.pop(), b.pop(), b.pop(), b.pop(), b.pop()],
+      [0, 1, 2, 3, undefined],
+      'nothing overwritten',
+    );
+    t.true(a.push(5), 'room is seen again once the consumer took items');
+    t.is(b.pop(), 5);
   });
 }
 
-// The same in spsc-ring.ts's consumer: items() trusts a TAIL cache 2^32 - k old and pops from an empty
-// ring (a consumer role handed away and back).
-test.failing('SpscRing: KNOWN BUG: a TAIL cache 2^32 - 2 positions old is trusted, and an empty ring pops', (t) => {
-  const r = new SpscRing(new SharedArrayBuffer(SpscRing.byteLength(4)), 0, 4); // caches TAIL = 0
+// The same for spsc-ring.ts's consumer: items() trusted a TAIL cache 2^32 - k old and popped a stale
+// slot from an empty ring (size() then read -1).
+test('SpscRing: a TAIL cache 2^32 - 2 positions old is refreshed, and an empty ring pops nothing', (t) => {
+  const r = new SpscRing(new SharedArrayBuffer(SpscRing.byteLength(4)), 0, 4); // caches TAIL = 0, epoch 0
   const ctl = header(r);
   ctl[TAIL] = -2; // empty, 2^32 - 2 positions on
   ctl[HEAD] = -2;
-  t.is(r.pop(), undefined); // fails: pops a stale slot, size() then reads -1
+  ctl[HEAD_EPOCH] = 4;
+  ctl[TAIL_EPOCH] = 4;
+  t.is(r.pop(), undefined);
+  t.is(r.popBatch(new Int32Array(4)), 0);
   t.is(r.size(), 0);
+  const p = SpscRing.from(r.handle);
+  t.true(p.push(7));
+  t.is(r.pop(), 7, 'and an item pushed now is the one popped');
 });

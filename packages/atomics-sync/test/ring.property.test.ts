@@ -3,7 +3,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { MpscRing, SpscRing } from '../src/index.js';
-import { HEAD, RING_HEADER_BYTES, TAIL } from '../src/ring-base.js';
+import { EPOCH_POSITIONS, HEAD, HEAD_EPOCH, RING_HEADER_BYTES, TAIL, TAIL_EPOCH } from '../src/ring-base.js';
 
 /**
  * An empty ring whose int32 positions start at `start` rather than 0, so runs cross the int32 wrap.
@@ -58,9 +58,12 @@ for (const [name, Ctor] of [
     fc.assert(
       fc.property(
         fc.integer({ min: name === 'MpscRing' ? 1 : 0, max: 6 }),
+        // Starts just below each multiple of 2^30 (as int32: 2^30, 2^31 = the sign wrap, 3·2^30, 0).
         fc.oneof(
           fc.constant(0),
+          fc.integer({ min: 2 ** 30 - 200, max: 2 ** 30 - 1 }),
           fc.integer({ min: 2 ** 31 - 200, max: 2 ** 31 - 1 }),
+          fc.integer({ min: -(2 ** 30) - 200, max: -(2 ** 30) - 1 }),
           fc.integer({ min: -200, max: -1 }),
         ),
         fc.array(cmd, { maxLength: 400 }),
@@ -71,7 +74,14 @@ for (const [name, Ctor] of [
               ? new Ctor(new SharedArrayBuffer(Ctor.byteLength(cap)), 0, cap)
               : ringAt(name, cap, start);
           const model: number[] = [];
+          const ctl = new Int32Array(ring.handle.buffer, ring.handle.offset, RING_HEADER_BYTES / 4);
+          // The epochs: how many multiples of 2^30 HEAD (and SPSC's TAIL) crossed since `start`.
+          let pushed = 0;
+          let popped = 0;
+          const crossed = (n: number) =>
+            Math.floor(((start >>> 0) + n) / EPOCH_POSITIONS) - Math.floor((start >>> 0) / EPOCH_POSITIONS);
           for (const c of cmds) {
+            const before = model.length;
             switch (c.op) {
               case 'push': {
                 const fits = model.length < cap;
@@ -97,6 +107,10 @@ for (const [name, Ctor] of [
                 break;
               }
             }
+            if (model.length > before) pushed += model.length - before;
+            else popped += before - model.length;
+            if (Atomics.load(ctl, HEAD_EPOCH) !== crossed(popped)) return false;
+            if (Atomics.load(ctl, TAIL_EPOCH) !== (name === 'SpscRing' ? crossed(pushed) : 0)) return false;
             if (ring.size() !== model.length || ring.isEmpty() !== (model.length === 0)) return false;
             if (ring.hasSpace() !== model.length < cap) return false;
           }
