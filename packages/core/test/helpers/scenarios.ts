@@ -233,6 +233,15 @@ export const SCENARIOS: Scenario[] = [
       t.is(e.code, 'EINVAL');
       t.is(e.syscall, 'VFIO_DEVICE_SET_IRQS');
       t.deepEqual(snapshot(d), before, 'EINVAL: the device is as it was');
+      // A call the header check alone refuses: INTx loopback above is refused later too (INTx is not
+      // enabled), so also an MSI-X loopback on a bound vector, which with argsz 20 signals it.
+      const m = msiDev(h);
+      const a = h.efd();
+      bind(m, MSIX, 0, [a]);
+      refused(t, m, () => m.setIrqs({ flags: NONE | TRIG, index: MSIX, start: 0, count: 1, argsz: 19 }), 'EINVAL');
+      t.is(h.read(a), 0n, 'refused: nothing signalled');
+      t.is(m.setIrqs({ flags: NONE | TRIG, index: MSIX, start: 0, count: 1, argsz: 20 }), 0);
+      t.is(h.read(a), 1n, 'the same call with argsz 20 is the loopback');
     },
   },
   {
@@ -263,6 +272,15 @@ export const SCENARIOS: Scenario[] = [
       const d = h.device();
       refused(t, d, () => set(d, NONE | TRIG | (1 << 6), INTX, 0, 1), 'EINVAL');
       refused(t, d, () => set(d, (NONE | TRIG | 0x80000000) >>> 0, INTX, 0, 1), 'EINVAL');
+      // As S008: calls that only the flag check refuses (an MSI-X loopback that would signal).
+      const m = msiDev(h);
+      const a = h.efd();
+      bind(m, MSIX, 0, [a]);
+      for (const bit of [1 << 6, 1 << 15, 0x80000000])
+        refused(t, m, () => set(m, (NONE | TRIG | bit) >>> 0, MSIX, 0, 1), 'EINVAL', `stray bit ${bit >>> 0}`);
+      t.is(h.read(a), 0n, 'refused: nothing signalled');
+      t.is(set(m, NONE | TRIG, MSIX, 0, 1), 0);
+      t.is(h.read(a), 1n, 'without the stray bit it is the loopback');
     },
   },
   {

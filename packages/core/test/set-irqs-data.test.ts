@@ -1,0 +1,140 @@
+// SET_IRQS's data in every form the API takes — an array, an Int32Array, the raw bytes of a struct
+// vfio_irq_set's data[] as a Uint8Array (little-endian s32 for EVENTFD) — is the same call: the same
+// triggers bound, the same vectors signalled. What the kernel reads is the bytes; the forms are ours.
+import { readdirSync } from 'node:fs';
+import { EventFd } from '@virq/native';
+import test from 'ava';
+import fc from 'fast-check';
+import {
+  VFIO_IRQ_SET_DATA_BOOL as BOOL,
+  VFIO_IRQ_SET_DATA_EVENTFD as EFD,
+  VFIO_PCI_MSIX_IRQ_INDEX as MSIX,
+  VFIO_IRQ_SET_DATA_NONE as NONE,
+  SoftDevice,
+  VFIO_IRQ_SET_ACTION_TRIGGER as TRIG,
+} from '../src/index.js';
+
+const V = 6;
+const openFds = () => readdirSync('/proc/self/fd').length;
+const le32 = (fds: number[]) => new Uint8Array(Int32Array.from(fds).buffer);
+
+test('EVENTFD data: an array of fd numbers, of EventFds, an Int32Array and LE bytes bind the same triggers', (t) => {
+  const before = openFds();
+  const efds = [EventFd.create({ nonblock: true }), EventFd.create({ nonblock: true })];
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom(-1, 0, 1), { minLength: 1, maxLength: V }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: V - 1 }),
+      (pick, extra, startRaw) => {
+        const start = Math.min(startRaw, V - pick.length);
+        const fds = pick.map((p) => (p < 0 ? -1 : efds[p].fd));
+        // data past count is ignored, as the kernel ignores bytes past count * 4
+        const padded = [...fds, ...Array.from({ length: extra }, () => efds[0].fd)];
+        const forms: Array<[string, unknown]> = [
+          ['numbers', padded],
+          [
+            'objects',
+            [...pick.map((p) => (p < 0 ? -1 : efds[p])), ...Array.from({ length: extra }, () => efds[1])],
+          ],
+          ['Int32Array', Int32Array.from(padded)],
+          ['bytes', le32(padded)],
+        ];
+        const seen: string[] = [];
+        for (const [name, data] of forms) {
+          const d = new SoftDevice({ msix: { vectors: V } });
+          try {
+            // MSI-X enabled with every vector unbound, then the call under test
+            d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: V, data: Array(V).fill(-1) });
+            t.is(
+              d.setIrqs({ flags: EFD | TRIG, index: MSIX, start, count: pick.length, data: data as never }),
+              0,
+              name,
+            );
+            const triggers = Array.from({ length: V }, (_, v) => d.vectorTable.trigger(MSIX, v));
+            seen.push(JSON.stringify(triggers));
+            // what was bound is what the picks say, vector by vector
+            for (let v = 0; v < V; v++) {
+              const i = v - start;
+              const want = i >= 0 && i < pick.length && pick[i] >= 0;
+              if ((triggers[v] !== null) !== want) return false;
+            }
+          } finally {
+            d.close();
+          }
+        }
+        return seen.every((s) => s === seen[0]);
+      },
+    ),
+    { numRuns: 150 },
+  );
+  for (const e of efds) e.close();
+  t.is(openFds(), before, 'no fd left');
+});
+
+test("BOOL data: booleans, numbers (low byte), a Uint8Array and an Int32Array's bytes signal the same vectors", (t) => {
+  const efds = Array.from({ length: V }, () => EventFd.create({ nonblock: true }));
+  const d = new SoftDevice({ msix: { vectors: V } });
+  d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: V, data: efds });
+  const signalled = () =>
+    efds.map((e) => {
+      try {
+        return e.read() > 0n;
+      } catch {
+        return false; // EAGAIN: not signalled
+      }
+    });
+  fc.assert(
+    fc.property(
+      fc.array(fc.boolean(), { minLength: 1, maxLength: V }),
+      fc.integer({ min: 0, max: V - 1 }),
+      (bits, s0) => {
+        const start = Math.min(s0, V - bits.length);
+        const want = Array.from(
+          { length: V },
+          (_, v) => v >= start && v - start < bits.length && bits[v - start],
+        );
+        const bytes = Uint8Array.from(bits, (b) => (b ? 1 : 0));
+        const i32 = new Int32Array(Math.ceil(bits.length / 4) + 1); // its first bits.length bytes are the bools
+        new Uint8Array(i32.buffer).set(bytes);
+        const forms: unknown[] = [
+          bits,
+          bits.map((b) => (b ? 0x101 : 0x100)), // numbers: the low byte is what counts
+          bytes,
+          i32,
+        ];
+        for (const data of forms) {
+          const argsz = 20 + bits.length;
+          if (
+            d.setIrqs({
+              flags: BOOL | TRIG,
+              index: MSIX,
+              start,
+              count: bits.length,
+              data: data as never,
+              argsz,
+            }) !== 0
+          )
+            return false;
+          if (JSON.stringify(signalled()) !== JSON.stringify(want)) return false;
+        }
+        return true;
+      },
+    ),
+    { numRuns: 150 },
+  );
+  // A bool that is neither a boolean nor an integer is EINVAL, and signals nothing.
+  for (const bad of [[true, 'x'], [1.5], [null]]) {
+    t.throws(
+      () => d.setIrqs({ flags: BOOL | TRIG, index: MSIX, start: 0, count: bad.length, data: bad as never }),
+      {
+        code: 'EINVAL',
+      },
+    );
+    t.deepEqual(signalled(), Array(V).fill(false));
+  }
+  t.is(d.setIrqs({ flags: NONE | TRIG, index: MSIX, start: 0, count: V }), 0);
+  t.deepEqual(signalled(), Array(V).fill(true), 'and NONE signals them all');
+  d.close();
+  for (const e of efds) e.close();
+});
