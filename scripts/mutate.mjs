@@ -63,7 +63,7 @@ const targets = {
   'set-irqs': {
     pkg: 'packages/core',
     file: 'dist/src/set-irqs.js',
-    tests: ['model', 'conformance-shared', 'uapi'],
+    tests: ['model', 'conformance-shared', 'uapi', 'arg-errors', 'set-irqs-data'],
   },
   intx: {
     pkg: 'packages/core',
