@@ -3,7 +3,7 @@
 // triggers bound, the same vectors signalled. What the kernel reads is the bytes; the forms are ours.
 import { readdirSync } from 'node:fs';
 import { EventFd } from '@virq/native';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import {
   VFIO_IRQ_SET_DATA_BOOL as BOOL,
@@ -135,6 +135,109 @@ test("BOOL data: booleans, numbers (low byte), a Uint8Array and an Int32Array's 
   }
   t.is(d.setIrqs({ flags: NONE | TRIG, index: MSIX, start: 0, count: V }), 0);
   t.deepEqual(signalled(), Array(V).fill(true), 'and NONE signals them all');
+  d.close();
+  for (const e of efds) e.close();
+});
+
+/** A device with MSI-X enabled on V vectors bound to `efds`, and a snapshot of what SET_IRQS can change. */
+function bound(efds: EventFd[]) {
+  const d = new SoftDevice({ msix: { vectors: V } });
+  d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: V, data: efds });
+  const state = () =>
+    JSON.stringify(
+      Array.from({ length: V }, (_, v) => [d.vectorTable.trigger(MSIX, v), d.vectorTable.counters(MSIX, v)]),
+    );
+  /** Which eventfd each vector signals (its index in `efds`, -1 for none): a NONE loopback per vector. */
+  const routes = () =>
+    Array.from({ length: V }, (_, v) => {
+      d.setIrqs({ flags: NONE | TRIG, index: MSIX, start: v, count: 1 });
+      const hit = efds.map((e) => {
+        try {
+          return e.read() > 0n;
+        } catch {
+          return false; // EAGAIN: not signalled
+        }
+      });
+      return hit.indexOf(true);
+    });
+  return { d, state, routes };
+}
+
+/** The stable code of what `fn` threw (a VfioError's errno name, or an argument error's ERR_*). */
+function codeOf(t: ExecutionContext, fn: () => unknown): string | undefined {
+  return (t.throws(fn) as (Error & { code?: string }) | undefined)?.code;
+}
+
+test('data shorter than count is EINVAL: argsz (implied from the data, or given) must cover count elements', (t) => {
+  const efds = Array.from({ length: V }, () => EventFd.create({ nonblock: true }));
+  const { d, state, routes } = bound(efds);
+  const before = state();
+  const two = [efds[1].fd, efds[0].fd];
+  // count 3, two fds: every form implies argsz 20 + 8 < 20 + 12 (the 7-byte form: 20 + 4)
+  for (const data of [two, Int32Array.from(two), le32(two), le32(two).subarray(0, 7)]) {
+    t.is(
+      codeOf(t, () => d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 3, data: data as never })),
+      'EINVAL',
+    );
+  }
+  for (const data of [[true, false], Uint8Array.of(1, 1)]) {
+    t.is(
+      codeOf(t, () => d.setIrqs({ flags: BOOL | TRIG, index: MSIX, start: 0, count: 3, data })),
+      'EINVAL',
+    );
+  }
+  // all three given, but argsz claims fewer bytes: EINVAL too (the kernel copies only argsz bytes)
+  const three = [efds[2].fd, efds[1].fd, efds[0].fd];
+  const short = { flags: EFD | TRIG, index: MSIX, start: 0, count: 3, data: three, argsz: 20 + 11 };
+  t.is(
+    codeOf(t, () => d.setIrqs(short)),
+    'EINVAL',
+  );
+  t.is(state(), before, 'nothing rebound, nothing signalled');
+  t.deepEqual(routes(), [0, 1, 2, 3, 4, 5], 'every vector still signals its own eventfd');
+  t.is(d.setIrqs({ ...short, argsz: 20 + 12 }), 0);
+  t.deepEqual(routes(), [2, 1, 0, 3, 4, 5], 'with argsz covering them the three are rebound');
+  d.close();
+  for (const e of efds) e.close();
+});
+
+test('an EVENTFD element that is not an s32 fd or an eventfd object is EINVAL; -1 unbinds', (t) => {
+  const efds = Array.from({ length: V }, () => EventFd.create({ nonblock: true }));
+  const { d, state, routes } = bound(efds);
+  const before = state();
+  for (const bad of [1.5, 2 ** 31, -(2 ** 31) - 1, Number.NaN, 'x', true, null, undefined]) {
+    t.is(
+      codeOf(t, () =>
+        d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 2, data: [efds[0], bad] as never }),
+      ),
+      'EINVAL',
+      String(bad),
+    );
+  }
+  t.is(state(), before, 'refused while decoding, before anything was released or bound');
+  t.is(d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 2, data: [-1, efds[3]] }), 0);
+  t.is(d.vectorTable.trigger(MSIX, 0), null, '-1 unbound vector 0');
+  t.deepEqual(routes(), [-1, 3, 2, 3, 4, 5], 'vector 0 unbound, vector 1 signals efd 3');
+  d.close();
+  for (const e of efds) e.close();
+});
+
+test('no data with argsz covering count: BOOL reads zeros (signals nothing); EVENTFD reads fd 0 and is refused', (t) => {
+  const efds = Array.from({ length: V }, () => EventFd.create({ nonblock: true }));
+  const { d, state, routes } = bound(efds);
+  const before = state();
+  // The kernel copies argsz bytes from the caller; a caller that gives none has a zeroed buffer here.
+  t.is(d.setIrqs({ flags: BOOL | TRIG, index: MSIX, start: 0, count: V, argsz: 20 + V }), 0);
+  t.is(state(), before, 'BOOL zeros: no vector signalled');
+  // fd 0 is this process's stdin, never an eventfd: refused (EINVAL, or EBADF if stdin is closed). As
+  // in the kernel's vfio_msi_set_vector_signal, vector 0's old trigger is released before the new fd
+  // is looked up, so vector 0 is left unbound; vector 1 is never reached.
+  const code = codeOf(t, () =>
+    d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 2, argsz: 20 + 8 }),
+  );
+  t.true(code === 'EINVAL' || code === 'EBADF', String(code));
+  t.is(d.vectorTable.trigger(MSIX, 0), null);
+  t.deepEqual(routes(), [-1, 1, 2, 3, 4, 5]);
   d.close();
   for (const e of efds) e.close();
 });
