@@ -51,7 +51,10 @@ const kinds = ['SpscRing', 'MpscRing'] as const;
 const ns: Record<string, number[]> = {};
 for (let k = 0; k < SAMPLES; k++) {
   for (const b of k % 2 ? (['old', 'new'] as const) : (['new', 'old'] as const)) {
-    for (const kind of kinds) (ns[`${kind} ${b}`] ??= []).push(sample(builds[b][kind]));
+    for (const kind of kinds) {
+      const key = `${kind} ${b}`;
+      ns[key] = [...(ns[key] ?? []), sample(builds[b][kind])];
+    }
   }
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];

@@ -238,7 +238,12 @@ export const SCENARIOS: Scenario[] = [
       const m = msiDev(h);
       const a = h.efd();
       bind(m, MSIX, 0, [a]);
-      refused(t, m, () => m.setIrqs({ flags: NONE | TRIG, index: MSIX, start: 0, count: 1, argsz: 19 }), 'EINVAL');
+      refused(
+        t,
+        m,
+        () => m.setIrqs({ flags: NONE | TRIG, index: MSIX, start: 0, count: 1, argsz: 19 }),
+        'EINVAL',
+      );
       t.is(h.read(a), 0n, 'refused: nothing signalled');
       t.is(m.setIrqs({ flags: NONE | TRIG, index: MSIX, start: 0, count: 1, argsz: 20 }), 0);
       t.is(h.read(a), 1n, 'the same call with argsz 20 is the loopback');
@@ -277,7 +282,13 @@ export const SCENARIOS: Scenario[] = [
       const a = h.efd();
       bind(m, MSIX, 0, [a]);
       for (const bit of [1 << 6, 1 << 15, 0x80000000])
-        refused(t, m, () => set(m, (NONE | TRIG | bit) >>> 0, MSIX, 0, 1), 'EINVAL', `stray bit ${bit >>> 0}`);
+        refused(
+          t,
+          m,
+          () => set(m, (NONE | TRIG | bit) >>> 0, MSIX, 0, 1),
+          'EINVAL',
+          `stray bit ${bit >>> 0}`,
+        );
       t.is(h.read(a), 0n, 'refused: nothing signalled');
       t.is(set(m, NONE | TRIG, MSIX, 0, 1), 0);
       t.is(h.read(a), 1n, 'without the stray bit it is the loopback');
