@@ -139,8 +139,9 @@ test("BOOL data: booleans, numbers (low byte), a Uint8Array and an Int32Array's 
   for (const e of efds) e.close();
 });
 
-/** A device with MSI-X enabled on V vectors bound to `efds`, and a snapshot of what SET_IRQS can change. */
-function bound(efds: EventFd[]) {
+/** A device with MSI-X enabled on V vectors, each bound to its own new eventfd (`efds[v]`), and a snapshot of what SET_IRQS can change. */
+function bound() {
+  const efds = Array.from({ length: V }, () => EventFd.create({ nonblock: true }));
   const d = new SoftDevice({ msix: { vectors: V } });
   d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: V, data: efds });
   const state = () =>
@@ -160,7 +161,12 @@ function bound(efds: EventFd[]) {
       });
       return hit.indexOf(true);
     });
-  return { d, state, routes };
+  /** The device first (it releases its triggers), then the eventfds. */
+  const close = () => {
+    d.close();
+    for (const e of efds) e.close();
+  };
+  return { d, efds, state, routes, close };
 }
 
 /** The stable code of what `fn` threw (a VfioError's errno name, or an argument error's ERR_*). */
@@ -169,8 +175,7 @@ function codeOf(t: ExecutionContext, fn: () => unknown): string | undefined {
 }
 
 test('data shorter than count is EINVAL: argsz (implied from the data, or given) must cover count elements', (t) => {
-  const efds = Array.from({ length: V }, () => EventFd.create({ nonblock: true }));
-  const { d, state, routes } = bound(efds);
+  const { d, efds, state, routes, close } = bound();
   const before = state();
   const two = [efds[1].fd, efds[0].fd];
   // count 3, two fds: every form implies argsz 20 + 8 < 20 + 12 (the 7-byte form: 20 + 4)
@@ -197,13 +202,11 @@ test('data shorter than count is EINVAL: argsz (implied from the data, or given)
   t.deepEqual(routes(), [0, 1, 2, 3, 4, 5], 'every vector still signals its own eventfd');
   t.is(d.setIrqs({ ...short, argsz: 20 + 12 }), 0);
   t.deepEqual(routes(), [2, 1, 0, 3, 4, 5], 'with argsz covering them the three are rebound');
-  d.close();
-  for (const e of efds) e.close();
+  close();
 });
 
 test('an EVENTFD element that is not an s32 fd or an eventfd object is EINVAL; -1 unbinds', (t) => {
-  const efds = Array.from({ length: V }, () => EventFd.create({ nonblock: true }));
-  const { d, state, routes } = bound(efds);
+  const { d, efds, state, routes, close } = bound();
   const before = state();
   for (const bad of [1.5, 2 ** 31, -(2 ** 31) - 1, Number.NaN, 'x', true, null, undefined]) {
     t.is(
@@ -218,13 +221,11 @@ test('an EVENTFD element that is not an s32 fd or an eventfd object is EINVAL; -
   t.is(d.setIrqs({ flags: EFD | TRIG, index: MSIX, start: 0, count: 2, data: [-1, efds[3]] }), 0);
   t.is(d.vectorTable.trigger(MSIX, 0), null, '-1 unbound vector 0');
   t.deepEqual(routes(), [-1, 3, 2, 3, 4, 5], 'vector 0 unbound, vector 1 signals efd 3');
-  d.close();
-  for (const e of efds) e.close();
+  close();
 });
 
 test('no data with argsz covering count: BOOL reads zeros (signals nothing); EVENTFD reads fd 0 and is refused', (t) => {
-  const efds = Array.from({ length: V }, () => EventFd.create({ nonblock: true }));
-  const { d, state, routes } = bound(efds);
+  const { d, efds, state, routes, close } = bound();
   const before = state();
   // The kernel copies argsz bytes from the caller; a caller that gives none has a zeroed buffer here.
   t.is(d.setIrqs({ flags: BOOL | TRIG, index: MSIX, start: 0, count: V, argsz: 20 + V }), 0);
@@ -238,6 +239,5 @@ test('no data with argsz covering count: BOOL reads zeros (signals nothing); EVE
   t.true(code === 'EINVAL' || code === 'EBADF', String(code));
   t.is(d.vectorTable.trigger(MSIX, 0), null);
   t.deepEqual(routes(), [-1, 1, 2, 3, 4, 5]);
-  d.close();
-  for (const e of efds) e.close();
+  close();
 });
