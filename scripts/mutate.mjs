@@ -43,7 +43,7 @@ const targets = {
   'servicer-focused': {
     pkg: 'packages/dispatch',
     file: 'dist/src/servicer.js',
-    tests: ['hybrid', 'storm', 'rebalance', 'napi-hooks'],
+    tests: ['hybrid', 'storm', 'rebalance', 'napi-hooks', 'poll-cycle'],
   },
   'vector-table': {
     pkg: 'packages/core',

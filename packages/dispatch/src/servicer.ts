@@ -109,6 +109,12 @@ export class Servicer {
   private readonly suppressed: Int32Array;
   /** Work the driver's NAPI polls reported per vector (hybrid counts it toward the rate). */
   private readonly napiWork: Float64Array;
+  /**
+   * Driver hooks: 1 while the device's own interrupt may be off under a user mask (a poll cycle the
+   * mask ended, or a vector acquired masked). No hook may turn it on while the mask holds (the
+   * driver would poll for a masked vector); the user's unmask kicks this owner, and serve() does.
+   */
+  private readonly napiOff: Uint8Array;
   /** Set when a handler call returned to find its other vectors moved away (the watchdog). */
   private evicted = false;
 
@@ -123,6 +129,7 @@ export class Servicer {
     this.lastReport = new Float64Array(this.n).fill(Number.NEGATIVE_INFINITY);
     this.suppressed = new Int32Array(this.n);
     this.napiWork = new Float64Array(this.n);
+    this.napiOff = new Uint8Array(this.n);
   }
 
   private context(pos: number): VectorContext {
@@ -258,6 +265,8 @@ export class Servicer {
   private serve(pos: number): void {
     const { state } = this.o.env;
     if (this.owned[pos] === 0) return;
+    // The user's unmask kicks the owner with this position: hand the device's interrupt back now.
+    if (this.napiOff[pos] !== 0 && state.vget(pos, VI.USER_MASKED) === 0) this.napiResume(pos);
     const vi = state.vi;
     const base = pos * VECTOR_WORDS;
     const held = Atomics.load(vi, base + VI.INFLIGHT);
@@ -343,6 +352,7 @@ export class Servicer {
       // The new owner reconciled NAPI and INFLIGHT as after a crash: only forget the vector here.
       this.o.set.remove(p);
       this.owned[p] = 0;
+      this.napiOff[p] = 0;
       this.ownedList[i] = this.ownedList[this.ownedList.length - 1];
       this.ownedList.pop();
       const at = this.pollList.indexOf(p);
@@ -457,6 +467,9 @@ export class Servicer {
     }
     list[at] = list[list.length - 1];
     list.pop();
+    // Driver hooks under a user mask: the device's interrupt stays off until the user unmasks (an
+    // unmask racing this is seen by serve(), on the kick that unmask sends once POLLING is 0).
+    if (napi !== undefined) this.napiOff[pos] = 1;
     state.vset(pos, VI.POLLING, 0);
     if (state.vget(pos, VI.USER_MASKED) === 0) {
       ops.unmask(pos);
@@ -469,6 +482,13 @@ export class Servicer {
   /** The vector number at position `pos`. */
   private vectorOf(pos: number): number {
     return this.o.env.vectors[pos];
+  }
+
+  /** Driver hooks, after the user's unmask: the device's interrupt on, and any work it found taken. */
+  private napiResume(pos: number): void {
+    this.napiOff[pos] = 0;
+    const napi = this.o.napi as NapiHooks;
+    if (!napi.unmask(this.vectorOf(pos), this.context(pos))) this.drainAfterUnmask(pos);
   }
 
   /**
@@ -547,10 +567,10 @@ export class Servicer {
         // The last owner (crashed, or released it mid-cycle) may have left the device's interrupt off,
         // or work it raised no interrupt for: unmask, and poll it if there is work.
         state.vset(pos, VI.POLLING, 0);
-        if (
-          state.vget(pos, VI.USER_MASKED) === 0 &&
-          !this.o.napi.unmask(this.vectorOf(pos), this.context(pos))
-        ) {
+        if (state.vget(pos, VI.USER_MASKED) !== 0) {
+          // Masked: the last owner may have left the interrupt off; the unmask's kick turns it on.
+          this.napiOff[pos] = 1;
+        } else if (!this.o.napi.unmask(this.vectorOf(pos), this.context(pos))) {
           this.serveLater.push(-1 - pos);
         }
       } else if (state.vget(pos, VI.POLLING) !== 0) {
@@ -592,6 +612,8 @@ export class Servicer {
       this.complete(pos, true);
       set.remove(pos);
       this.owned[pos] = 0;
+      // the next owner's acquire decides about the device's interrupt
+      this.napiOff[pos] = 0;
       const at = this.ownedList.indexOf(pos);
       this.ownedList[at] = this.ownedList[this.ownedList.length - 1];
       this.ownedList.pop();

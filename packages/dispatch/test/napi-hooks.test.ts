@@ -338,6 +338,95 @@ test.serial(
   },
 );
 
+test.serial(
+  "napi hooks (hybrid): the driver's polled work counts towards the vector's rate, so a busy poll cycle stays in poll mode",
+  async (t) => {
+    // While the driver polls its own queue the device raises nothing (its interrupt is off), so the
+    // raise counter stands still: the rate that keeps the vector in poll mode is the polls' work.
+    // interruptBelow 0 means no honest rate ever switches it back (no rate is below 0/s), and
+    // idlePolls a million with a budget no cycle uses up means the cycle never ends in the test:
+    // every item after the first interrupt is taken by a poll, no raise. Work subtracted instead of
+    // added would read as a negative rate and switch the vector back to interrupt mode.
+    const { rows, device, d } = oneVector({
+      mode: 'hybrid',
+      budget: 1 << 20,
+      idlePolls: 1_000_000,
+      hybrid: { pollAbove: 1e-9, interruptBelow: 0, windowMs: 5 },
+    });
+    await d.start();
+    try {
+      let raises = 0;
+      let produced = 0;
+      const deadline = Date.now() + 30_000;
+      // an item each ms until a raise lands in poll mode and its handler call starts a cycle
+      while (Atomics.load(rows, N.MASKS) === 0 && Date.now() < deadline) {
+        produced++;
+        if (produce(device, rows, 0, 1)) raises++;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      t.true(rows[N.MASKS] > 0, 'a raise started a poll cycle');
+      const polls0 = Atomics.load(rows, N.POLLS);
+      // 100 more items over ~100 ms (twenty windows): the interrupt is off, the polls take them
+      for (let i = 0; i < 100; i++) {
+        produced++;
+        if (produce(device, rows, 0, 1)) raises++;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await waitFor(() => Atomics.load(rows, N.PROCESSED) === produced, 10_000, 'every item processed');
+      const s = d.stats().vectors[0];
+      t.is(raises, s.raised, 'the table saw every raise the device made');
+      t.true(Atomics.load(rows, N.POLLS) > polls0, 'the polls took the items');
+      // (a test thread starved for the cycle's million empty polls ends it, and the next item raises:
+      // fewer raises than items is what holds either way)
+      t.true(raises < produced, `the polls took items the device raised nothing for (${raises} raises)`);
+      t.is(s.toPoll, 1, 'one switch to poll mode');
+      t.is(s.toInterrupt, 0, 'and none back: the polled work kept its rate above 0/s');
+      t.is(s.mode, 'poll');
+      t.true(s.rate >= 0, `its rate is never negative (${s.rate}/s)`);
+      await quiesce(d, raises);
+    } finally {
+      await d.stop();
+    }
+    t.is(rows[N.ENABLED], 1);
+  },
+);
+
+test.serial(
+  'napi hooks: a user mask in the middle of a poll cycle ends it; after the unmask the device interrupts again',
+  async (t) => {
+    // idlePolls is a million, so only the mask can end the cycle in the test's time. While the user
+    // mask holds, no hook turns the device's interrupt back on (an interrupt would only be held); the
+    // unmask must hand the vector back to the driver with its interrupt on, or the next item the device
+    // adds raises nothing and is never processed.
+    const { rows, device, d } = oneVector({ mode: 'poll', budget: 64, idlePolls: 1_000_000 });
+    await d.start();
+    try {
+      t.true(produce(device, rows, 0, 1), 'raised: the interrupt is on');
+      await waitFor(() => Atomics.load(rows, N.MASKS) === 1, 10_000, 'the poll cycle to start');
+      d.mask(0);
+      await waitFor(() => d.stats().workers[0].state === 'sleeping', 10_000, 'the worker to sleep');
+      t.true(rows[N.POLLS] < 1_000_000, `the mask ended the cycle (polls: ${rows[N.POLLS]})`);
+      const unmasks = Atomics.load(rows, N.UNMASKS);
+      t.is(rows[N.ENABLED], 0, "the device's interrupt stays off while the user mask holds");
+      d.unmask(0);
+      await waitFor(() => Atomics.load(rows, N.ENABLED) === 1, 10_000, "the device's interrupt back on");
+      t.true(rows[N.UNMASKS] > unmasks, 'through the unmask hook');
+      t.true(produce(device, rows, 0, 2), 'the next item raises');
+      await waitFor(
+        () => Atomics.load(rows, N.PROCESSED) === 3,
+        10_000,
+        'the items after the unmask processed',
+      );
+      t.is(rows[N.PENDING], 0);
+      t.is(rows[N.WRONG_THREAD], 0);
+      await quiesce(d, 2);
+    } finally {
+      await d.stop();
+    }
+    t.is(rows[N.ENABLED], 1);
+  },
+);
+
 test('a napi export without mask, poll and unmask is EMODULE', async (t) => {
   const e = await t.throwsAsync(
     loadHandlerModule(new URL('./fixtures/napi-partial.js', import.meta.url).href),
