@@ -1,14 +1,27 @@
 /**
  * EventFdPool's bookkeeping on its own: the per-thread registry (byId, registeredIds, unregister, the
  * default pool), which (slot, gen) pairs are valid, and the references that keep a closed counter's
- * slot until the last holder lets go (eventfd_ctx_get / eventfd_ctx_put). The mutation run of
- * eventfd-pool.ts (docs/mutation.md) found these reached by no test of this package.
+ * slot until the last holder lets go (eventfd_ctx_get / eventfd_ctx_put); and the pool's limits and
+ * edges: which doorbells are the pool's, a full watch table, the allocation scan, the write ceiling
+ * for n > 1, the close's wait-word bumps. The mutation runs of eventfd-pool.ts (docs/mutation.md)
+ * found these reached by no test of this package.
  */
+
+import { Doorbell } from 'atomics-sync';
 import test from 'ava';
-import { EventFdPool, SHARED_EVENTFD_MAX, SharedEventFd } from '../src/index.js';
+import { EventFdPool, MAX_WATCHES, SHARED_EVENTFD_MAX, SharedEventFd, VfioError } from '../src/index.js';
 import { openFds } from './helpers.js';
 
 const fdsBefore = openFds();
+
+const range = { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' } as const;
+const enospc = { instanceOf: VfioError, code: 'ENOSPC' } as const;
+
+/** The ids a doorbell has ready, drained (sorted: the drain's order is the ready set's). */
+function rung(bell: Doorbell): number[] {
+  const out = new Int32Array(bell.capacity);
+  return Array.from(out.subarray(0, bell.drain(out))).sort((a, b) => a - b);
+}
 
 test.serial('the registry: byId finds a pool until it is unregistered, once; registeredIds follows', (t) => {
   const pool = EventFdPool.create({ capacity: 2, doorbellBytes: 0 });
@@ -129,7 +142,6 @@ test.serial(
 test.serial(
   'bad sizes and foreign buffers are coded errors, and the edges of each range are accepted',
   (t) => {
-    const range = { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' } as const;
     for (const capacity of [0, -1, 1.5, 2 ** 20 + 1, Number.NaN]) {
       t.throws(() => EventFdPool.create({ capacity, doorbellBytes: 0 }), range, `capacity ${capacity}`);
     }
@@ -172,6 +184,121 @@ test.serial(
     t.is(pool.doorbellRef(other.createDoorbell(8)), -1);
     t.true(pool.unregister());
     t.true(other.unregister());
+  },
+);
+
+test.serial(
+  "a doorbell names one of the pool's only at a descriptor createDoorbell wrote: outside the used arena, or with another capacity, it is refused",
+  (t) => {
+    const per = EventFdPool.doorbellBytes(8);
+    const pool = EventFdPool.create({ capacity: 8, doorbellBytes: 3 * per });
+    const first = pool.createDoorbell(8);
+    const last = pool.createDoorbell(8);
+    const arena = first.handle.offset - 64; // the first descriptor is the arena's first byte
+    const used = arena + 2 * per; // where the next descriptor will go
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    // the edges of the used arena are accepted: its first and its last doorbell, also re-attached
+    t.is(pool.doorbellRef(first), arena);
+    t.is(pool.doorbellRef(last), used - per);
+    t.is(pool.doorbellRef(Doorbell.from(last.handle)), used - per);
+    // Doorbells attached by hand to the pool's own memory (a Doorbell writes nothing on attach), each
+    // with the word its descriptor would be equal to its capacity, so only the range check refuses it.
+    // Past the used arena the memory is free, whatever it holds: a word written where the next
+    // descriptor will go is not one until createDoorbell claims the space.
+    new Int32Array(pool.buffer)[used / 4] = 8;
+    const refused: [string, Doorbell][] = [
+      ['in the header (the word before it is the pool capacity, 8)', new Doorbell(pool.buffer, 8 + 64, 8)],
+      ['just past the used arena', new Doorbell(pool.buffer, used + 64, 8)],
+      ["at the arena's first doorbell, with a smaller capacity", new Doorbell(pool.buffer, arena + 64, 4)],
+      [
+        "at the arena's last doorbell, with a larger capacity",
+        new Doorbell(pool.buffer, used - per + 64, 16),
+      ],
+    ];
+    for (const [where, bell] of refused) {
+      t.is(pool.doorbellRef(bell), -1, where);
+      t.throws(() => e.watch(bell, 0), { ...range, message: /must live in this eventfd pool/ }, where);
+      t.false(e.unwatch(bell, 0), where);
+    }
+    // once createDoorbell has claimed the space, the same memory is a doorbell of the pool
+    const next = pool.createDoorbell(8);
+    t.is(pool.doorbellRef(next), used);
+    t.is(pool.doorbellRef(refused[1][1]), used);
+    e.close();
+    t.true(pool.unregister());
+  },
+);
+
+test.serial(
+  'a counter holds MAX_WATCHES watches: one more is ENOSPC; unwatch removes exactly its (doorbell, tag) and makes room; close rings every watcher',
+  (t) => {
+    t.is(MAX_WATCHES, 8);
+    const per = EventFdPool.doorbellBytes(16);
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: 2 * per });
+    const a = pool.createDoorbell(16);
+    const b = pool.createDoorbell(16);
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    // the table, in order: a:0 b:0 a:1 b:1 a:2 b:2 a:3 b:3 — each tag on both doorbells, and each
+    // doorbell under several tags, so a removal must match both halves of its entry
+    for (let tag = 0; tag < 4; tag++) {
+      e.watch(a, tag);
+      e.watch(b, tag);
+    }
+    t.throws(() => e.watch(a, 9), { ...enospc, message: /too many watches/ }, 'the table is full');
+    e.write(1);
+    t.deepEqual(rung(a), [0, 1, 2, 3], 'every watch of the full table rings');
+    t.deepEqual(rung(b), [0, 1, 2, 3]);
+    t.is(e.tryRead(), 1n);
+
+    t.false(e.unwatch(a, 9), 'a watch never added: nothing to remove');
+    t.false(e.unwatch(a, 4));
+    t.true(e.unwatch(b, 2), 'an entry in the middle of the table');
+    t.false(e.unwatch(b, 2), 'removed once');
+    e.write(1);
+    t.deepEqual(rung(a), [0, 1, 2, 3], "a's watch under the same tag stays");
+    t.deepEqual(rung(b), [0, 1, 3], "b's other tags stay");
+    t.is(e.tryRead(), 1n);
+
+    e.watch(a, 9); // the freed entry takes it
+    t.throws(() => e.watch(b, 2), enospc, 'and the table is full again');
+    t.deepEqual([rung(a), rung(b)], [[], []], 'a watch of a file with nothing to read rings nothing on add');
+    e.close();
+    t.deepEqual(rung(a), [0, 1, 2, 3, 9], 'close rings every watcher of the full table (POLLHUP)');
+    t.deepEqual(rung(b), [0, 1, 3]);
+    // the slot's next file starts with the whole table free
+    const f = SharedEventFd.create({ pool, nonblock: true });
+    t.is(f.slot, e.slot);
+    for (let tag = 0; tag < MAX_WATCHES; tag++) f.watch(a, tag + 8);
+    t.throws(() => f.watch(b, 0), enospc);
+    f.write(1);
+    t.deepEqual(rung(a), [8, 9, 10, 11, 12, 13, 14, 15]);
+    t.deepEqual(rung(b), [], "none of the old file's watches carried over");
+    f.close();
+    t.true(pool.unregister());
+  },
+);
+
+test.serial(
+  "a watch that lands after its file's close (a watch() racing close() past its open check) does not outlive the slot",
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: EventFdPool.doorbellBytes(16) });
+    const bell = pool.createDoorbell(16);
+    const desc = pool.doorbellRef(bell);
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    // The race, in the order it can happen across two threads: close()'s markClosed runs, then the
+    // adds of watch() calls that had passed their open check, then close()'s unref frees the slot.
+    t.true(pool.markClosed(e.slot));
+    for (let tag = 0; tag < MAX_WATCHES; tag++) t.true(pool.addWatch(e.slot, desc, tag));
+    pool.unref(e.slot);
+    t.is(pool.live, 0);
+    const f = SharedEventFd.create({ pool, nonblock: true });
+    t.is(f.slot, e.slot, 'the slot is reused');
+    f.write(1);
+    t.deepEqual(rung(bell), [], 'the late watches ring nothing for the new file');
+    for (let tag = 8; tag < 8 + MAX_WATCHES; tag++) f.watch(bell, tag);
+    t.deepEqual(rung(bell), [8, 9, 10, 11, 12, 13, 14, 15], 'and take none of its table');
+    f.close();
+    t.true(pool.unregister());
   },
 );
 
