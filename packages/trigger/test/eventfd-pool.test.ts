@@ -302,6 +302,54 @@ test.serial(
   },
 );
 
+test.serial(
+  'allocation goes round the pool from where the last one ended: a freed slot is reused when the scan comes round to it',
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 4, doorbellBytes: 0 });
+    const create = (): SharedEventFd => SharedEventFd.create({ pool, nonblock: true });
+    const fds = [create(), create(), create(), create()];
+    t.deepEqual(
+      fds.map((f) => f.slot),
+      [0, 1, 2, 3],
+    );
+    t.throws(create, { ...enospc, message: /pool is full/ }, 'all four taken');
+    fds[1].close();
+    fds[3].close();
+    const b = create(); // the scan starts at slot 0 (after 3, round), which is taken
+    t.is(b.slot, 1, 'the first free slot after the last allocation, past a taken one');
+    fds[0].close();
+    const c = create(); // slots 0 and 3 are free; the last allocation was 1
+    t.is(c.slot, 3, 'after the last allocation, not the lowest free slot');
+    const d = create();
+    t.is(d.slot, 0, 'then round the end to the slot before it');
+    t.throws(create, enospc, 'full again');
+    for (const f of [fds[2], b, c, d]) f.close();
+    t.is(pool.live, 0);
+    t.true(pool.unregister());
+  },
+);
+
+test.serial('a write of n > 1 may take the count exactly to 2^64 - 2, and no further', (t) => {
+  const pool = EventFdPool.create({ capacity: 1, doorbellBytes: 0 });
+  const e = SharedEventFd.create({ pool, nonblock: true });
+  const eagain = { instanceOf: VfioError, code: 'EAGAIN' } as const;
+  e.write(SHARED_EVENTFD_MAX - 2n);
+  e.write(2n);
+  t.is(e.peek(), SHARED_EVENTFD_MAX, 'exactly at the ceiling');
+  t.is(e.tryRead(), SHARED_EVENTFD_MAX);
+  e.write(SHARED_EVENTFD_MAX - 1n);
+  t.throws(() => e.write(2n), eagain, 'one past it');
+  t.is(e.peek(), SHARED_EVENTFD_MAX - 1n, 'the refused write left the count alone');
+  t.is(e.tryRead(), SHARED_EVENTFD_MAX - 1n);
+  e.write(1n);
+  t.throws(() => e.write(SHARED_EVENTFD_MAX), eagain, 'the largest write onto 1');
+  t.is(e.tryRead(), 1n);
+  e.write(SHARED_EVENTFD_MAX);
+  t.is(e.tryRead(), SHARED_EVENTFD_MAX, 'onto 0 it fits');
+  e.close();
+  t.true(pool.unregister());
+});
+
 test.serial('no fd leaked by this file', (t) => {
   t.deepEqual(openFds(), fdsBefore);
 });
