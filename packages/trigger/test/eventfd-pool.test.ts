@@ -10,6 +10,7 @@
 import { Doorbell } from 'atomics-sync';
 import test from 'ava';
 import { EventFdPool, MAX_WATCHES, SHARED_EVENTFD_MAX, SharedEventFd, VfioError } from '../src/index.js';
+import { EV_HUP } from '../src/internal.js';
 import { openFds } from './helpers.js';
 
 const fdsBefore = openFds();
@@ -76,6 +77,9 @@ test.serial('a reference keeps a closed counter valid and allocated; the last un
   pool.ref(e.slot); // and a second one
   e.close();
   t.true(pool.valid(e.slot, e.gen), 'closed, but still referenced twice');
+  t.true(e.closed, 'and closed for everyone all the same');
+  t.throws(() => e.write(1), { instanceOf: VfioError, code: 'EBADF' });
+  t.throws(() => SharedEventFd.from(e.handle).tryRead(), { instanceOf: VfioError, code: 'EBADF' });
   t.is(pool.live, 1);
   pool.unref(e.slot);
   t.true(pool.valid(e.slot, e.gen), 'one reference left');
@@ -303,6 +307,23 @@ test.serial(
 );
 
 test.serial(
+  'of two closes of one counter (two threads past their open check), the second is refused and no second POLLHUP goes out',
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: 0 });
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    const events: number[] = [];
+    pool.listen(e.slot, (ev) => events.push(ev));
+    t.true(pool.markClosed(e.slot), 'the first closes it');
+    t.false(pool.markClosed(e.slot), 'the second is told it was closed already (its close() throws EBADF)');
+    t.deepEqual(events, [EV_HUP], 'one POLLHUP');
+    t.true(e.closed);
+    pool.unref(e.slot); // the first close()'s drop of the file's reference
+    t.is(pool.live, 0);
+    t.true(pool.unregister());
+  },
+);
+
+test.serial(
   'allocation goes round the pool from where the last one ended: a freed slot is reused when the scan comes round to it',
   (t) => {
     const pool = EventFdPool.create({ capacity: 4, doorbellBytes: 0 });
@@ -348,6 +369,68 @@ test.serial('a write of n > 1 may take the count exactly to 2^64 - 2, and no fur
   t.is(e.tryRead(), SHARED_EVENTFD_MAX, 'onto 0 it fits');
   e.close();
   t.true(pool.unregister());
+});
+
+test.serial(
+  'every write, signal and close moves the wait words on: a waiter that looked at its word just before does not sleep through it',
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: 0 });
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    const wseq = pool.wseqIndex(e.slot); // readers' (read(), readAsync()) word
+    const rseq = pool.rseqIndex(e.slot); // blocked writers' word
+    // read() and write() load their word, re-check the count, then sleep on the word as loaded: an
+    // event between the load and the sleep must change it, or the sleep (with no timeout) never ends.
+    // Atomics.wait with timeout 0 is that sleep, without sleeping: 'not-equal' ends at once.
+    const after = (index: number, event: () => void): string => {
+      const seen = Atomics.load(pool.i32, index);
+      event();
+      return Atomics.wait(pool.i32, index, seen, 0);
+    };
+    t.is(
+      after(wseq, () => e.write(1)),
+      'not-equal',
+      'a write, for a reader',
+    );
+    t.is(e.tryRead(), 1n);
+    t.is(
+      after(wseq, () => pool.signal(e.slot)),
+      'not-equal',
+      'a signal (0 -> 1), for a reader',
+    );
+    t.is(e.tryRead(), 1n);
+    t.is(
+      after(wseq, () => {}),
+      'timed-out',
+      'and nothing else does',
+    );
+    t.is(
+      after(rseq, () => {}),
+      'timed-out',
+    );
+    pool.ref(e.slot); // keep the counter while we look at it after the close
+    t.is(
+      after(rseq, () => e.close()),
+      'not-equal',
+      'a close, for a writer blocked on a full counter (it then fails EBADF)',
+    );
+    pool.unref(e.slot);
+    t.true(pool.unregister());
+  },
+);
+
+test.serial('when the default pool is full, the next default create lands in a new default pool', (t) => {
+  const full = EventFdPool.default;
+  const fds: SharedEventFd[] = [];
+  while (full.live < full.capacity) fds.push(SharedEventFd.create({ nonblock: true }));
+  const next = SharedEventFd.create({ nonblock: true });
+  t.not(next.pool, full);
+  t.is(EventFdPool.default, next.pool, 'the new pool is the default from now on');
+  t.is(EventFdPool.byId(next.pool.id), next.pool);
+  fds[0].write(1);
+  t.is(fds[0].tryRead(), 1n, "the full pool's counters keep working");
+  for (const f of [...fds, next]) f.close();
+  t.is(full.live, 0);
+  t.true(full.unregister());
 });
 
 test.serial('no fd leaked by this file', (t) => {

@@ -133,6 +133,18 @@ test.serial('close wakes a reader blocked in another thread with EBADF (POLLHUP)
   await exited(worker);
 });
 
+test.serial('close wakes a writer blocked on a full counter in another thread with EBADF', async (t) => {
+  const e = SharedEventFd.create();
+  e.write(SHARED_EVENTFD_MAX);
+  const { worker, result } = runWorker({ job: 'write-blocking-until-closed', handle: e.handle, n: 1 });
+  // close only once the worker sleeps in write() (registered in WWAIT), so the close must wake it
+  const wwait = e.pool.wwaitIndex(e.slot);
+  while (Atomics.load(e.pool.i32, wwait) !== 1) await new Promise((r) => setTimeout(r, 1));
+  e.close();
+  t.deepEqual(await result, { error: 'EBADF' });
+  await exited(worker);
+});
+
 test.serial(
   'watch: every write, from any thread, rings the doorbell bit; close rings it too; unwatch stops it',
   async (t) => {
@@ -167,8 +179,9 @@ test.serial('a worker blocked in write() at the ceiling wakes when the main thre
   const { worker, result } = runWorker({ job: 'write-blocking', handle: e.handle, n: 3 });
   // Read only once the worker is asleep in write() (registered in WWAIT): a fixed pause let the read
   // run before a slow-starting worker wrote at all, and then no wake-up was tested.
+  // Exactly 1, not just non-zero: the test then also fails if wwaitIndex named another word.
   const wwait = e.pool.wwaitIndex(e.slot);
-  while (Atomics.load(e.pool.i32, wwait) === 0) await new Promise((r) => setTimeout(r, 1));
+  while (Atomics.load(e.pool.i32, wwait) !== 1) await new Promise((r) => setTimeout(r, 1));
   t.is(e.peek(), SHARED_EVENTFD_MAX, 'the worker is still blocked: no room for 3');
   t.is(e.tryRead(), SHARED_EVENTFD_MAX);
   t.deepEqual(await result, { done: true });
