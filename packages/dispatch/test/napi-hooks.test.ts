@@ -18,6 +18,26 @@ function produce(device: SoftDevice, rows: Int32Array, v: number, k: number): bo
   return true;
 }
 
+/**
+ * Hybrid, vector 0: an item each ms until one lands while the vector is in poll mode (a window after
+ * a raise), whose handler call starts a poll cycle (the mask hook); at most 30 s. Returns what it
+ * produced and how many of those raised.
+ */
+async function trickleUntilPollCycle(
+  device: SoftDevice,
+  rows: Int32Array,
+): Promise<{ raises: number; produced: number }> {
+  let raises = 0;
+  let produced = 0;
+  const deadline = Date.now() + 30_000;
+  while (Atomics.load(rows, N.MASKS) === 0 && Date.now() < deadline) {
+    produced++;
+    if (produce(device, rows, 0, 1)) raises++;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return { raises, produced };
+}
+
 /** One vector, one worker, the driver hooks over a fresh queue row; the device's interrupt starts on. */
 function oneVector(o: {
   mode: 'poll' | 'hybrid';
@@ -297,16 +317,7 @@ test.serial(
     });
     await d.start();
     try {
-      // An item each ms until one lands while the vector is in poll mode (a window after a raise):
-      // its handler call starts a poll cycle (the mask hook).
-      let raises = 0;
-      let produced = 0;
-      const deadline = Date.now() + 30_000;
-      while (Atomics.load(rows, N.MASKS) === 0 && Date.now() < deadline) {
-        produced++;
-        if (produce(device, rows, 0, 1)) raises++;
-        await new Promise((r) => setTimeout(r, 1));
-      }
+      const { raises, produced } = await trickleUntilPollCycle(device, rows);
       t.true(rows[N.MASKS] > 0, 'a raise started a poll cycle');
       // acquire's unmask, the cycle's (which finds the injected item), the drain's (quiet)
       await waitFor(
@@ -355,15 +366,7 @@ test.serial(
     });
     await d.start();
     try {
-      let raises = 0;
-      let produced = 0;
-      const deadline = Date.now() + 30_000;
-      // an item each ms until a raise lands in poll mode and its handler call starts a cycle
-      while (Atomics.load(rows, N.MASKS) === 0 && Date.now() < deadline) {
-        produced++;
-        if (produce(device, rows, 0, 1)) raises++;
-        await new Promise((r) => setTimeout(r, 1));
-      }
+      let { raises, produced } = await trickleUntilPollCycle(device, rows);
       t.true(rows[N.MASKS] > 0, 'a raise started a poll cycle');
       const polls0 = Atomics.load(rows, N.POLLS);
       // 100 more items over ~100 ms (twenty windows): the interrupt is off, the polls take them
