@@ -467,8 +467,8 @@ export class Servicer {
     }
     list[at] = list[list.length - 1];
     list.pop();
-    // Driver hooks under a user mask: the device's interrupt stays off until the user unmasks (an
-    // unmask racing this is seen by serve(), on the kick that unmask sends once POLLING is 0).
+    // Driver hooks under a user mask: the device's interrupt stays off until the user unmasks. Every
+    // unmask kicks the owner, so one racing this is seen by serve() on that kick, after this flag.
     if (napi !== undefined) this.napiOff[pos] = 1;
     state.vset(pos, VI.POLLING, 0);
     if (state.vget(pos, VI.USER_MASKED) === 0) {
