@@ -109,6 +109,7 @@ test.serial('wait and waitAsync return false on timeout and true when something 
   t.false(d.wait(0));
   t.false(d.wait(20, 0));
   t.false(d.wait(20));
+  t.false(await d.waitAsync(0), 'waitAsync(0) with nothing ready and no kick: false, at once');
   t.false(await d.waitAsync(20));
   t.is(pendingAsyncWaits(), 0);
   d.ring(7);
@@ -212,6 +213,35 @@ test.serial('a sleeping sync consumer observes every ring (no lost wake-up)', as
   await scope.finish(t);
 });
 
+// A consumer that spins before it sleeps must take a ring that lands during the spin as "ready":
+// the spin's own return (mutation survivor, issue 15: returning false there read as a wake with
+// nothing ready, and no test had a consumer spin while producers rang).
+for (const [name, spin] of [
+  ['a fixed spin of 2^14 loads', 2 ** 14],
+  ['the adaptive spin', undefined],
+] as const) {
+  test.serial(`a consumer spinning with ${name} observes every ring, each wait true`, async (t) => {
+    const scope = new WorkerScope(t);
+    const d = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(CAPACITY)), 0, CAPACITY);
+    const ack = new SharedArrayBuffer(4 * CAPACITY);
+    const consumer = scope.start<{ seen: number[]; count: number; falseWakes: number; wakes: number }>(
+      'doorbell-consumer',
+      { bell: d.handle, ack, total: PRODUCERS * RINGS, spin, timeoutMs: 30_000 },
+    );
+    const producers = startProducers(scope, d, ack, 0x5915);
+    const made = await Promise.all(producers.map((p) => p.result));
+    const got = await consumer.result;
+    t.deepEqual(
+      made,
+      producers.map(() => ({ rung: RINGS, lost: 0 })),
+    );
+    t.is(got.falseWakes, 0, 'no wait returned false with a ring there');
+    t.is(got.count, PRODUCERS * RINGS);
+    t.deepEqual(got.seen, [...new Int32Array(ack)], 'every id seen exactly as often as it was rung');
+    await scope.finish(t);
+  });
+}
+
 test.serial('a main-thread waitAsync consumer observes every ring', async (t) => {
   const scope = new WorkerScope(t);
   const d = Doorbell.init(new SharedArrayBuffer(Doorbell.byteLength(CAPACITY)), 0, CAPACITY);
@@ -248,6 +278,7 @@ test.serial('a main-thread waitAsync consumer observes every ring', async (t) =>
 // left set, or a sleep announcement left behind, would make the next consumer return early or cost a
 // producer a notify. Mutation survivors (issue 15): wait(0)/waitAsync(0) after wake() returned false
 // without taking the kick, and init() left stale words in place; both looked the same from outside.
+// Likewise init() of a doorbell without a summary word (it read the missing summary's length).
 test.serial(
   'a doorbell at rest is zeroed memory: wakes taken, announcements withdrawn, init clears',
   async (t) => {
@@ -272,5 +303,12 @@ test.serial(
     t.true(d.wait(0, 0));
     t.is(d.drain(new Int32Array(cap)), 3);
     atRest('a drain takes the ids, their count and their summary bits');
+    // Up to 32 ids there is no summary word: init clears the one ready word and the header.
+    const small = new Int32Array(buf, 8, Doorbell.byteLength(32) / 4);
+    small.fill(-1);
+    const d32 = Doorbell.init(buf, 8, 32);
+    t.deepEqual([...small], new Array(small.length).fill(0), 'init of a doorbell without a summary');
+    d32.ring(31);
+    t.is(d32.drain(new Int32Array(32)), 1);
   },
 );
