@@ -13,6 +13,13 @@ import type { PhaseResult } from './throughput-types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The open loop's second run (throughput.ts): NAPI deferral at the wait Linux's
+ * Documentation/networking/napi.rst gives as its example (`gro_flush_timeout` 200000 ns), as a
+ * throughput-minded user would set it.
+ */
+export const POLL_WAIT_MICROS = 200;
+
 /** Resolves once the raiser thread set STARTED (it sets it just before its first raise). */
 async function waitStarted(control: Int32Array): Promise<void> {
   while (Atomics.load(control, CONTROL.STARTED) === 0) {
@@ -33,6 +40,8 @@ export async function runDispatcherPhase(opts: {
   triggers?: 'memory' | 'eventfd';
   /** The Dispatcher's interrupt moderation window (µs); default 0, off. */
   coalesceMicros?: number;
+  /** The Dispatcher's NAPI deferral (µs, pollWaitMicros); default 0, off. */
+  pollWaitMicros?: number;
 }): Promise<PhaseResult> {
   const index = VFIO_PCI_MSIX_IRQ_INDEX;
   const device = new SoftDevice({ msix: { vectors: opts.vectors } });
@@ -63,6 +72,7 @@ export async function runDispatcherPhase(opts: {
     statsIntervalMs: opts.statsFile ? 250 : undefined,
     triggers: opts.triggers,
     coalesceMicros: opts.coalesceMicros,
+    pollWaitMicros: opts.pollWaitMicros,
   });
   const errors: Error[] = [];
   d.on('error', (e) => errors.push(e.error));

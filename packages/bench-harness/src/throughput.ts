@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import type { DispatchMode } from '@virq/dispatch';
 import { type CpuCapacity, measureCpuCapacity } from './cpu-speed.js';
-import { runDispatcherPhase } from './phase-dispatch.js';
+import { POLL_WAIT_MICROS, runDispatcherPhase } from './phase-dispatch.js';
 import { compileC, runEventfdPhase } from './phase-eventfd.js';
 import { runLatencyPhase } from './phase-latency.js';
 import { runEpollBaseline } from './throughput-epoll.js';
@@ -76,6 +76,11 @@ export interface ThroughputResult {
     epoll: PhaseResult;
     closed: PhaseResult;
     open: PhaseResult;
+    /**
+     * The same open loop with NAPI deferral (`pollWaitMicros` {@link POLL_WAIT_MICROS}): the polled
+     * vectors stay masked through a pause of the raiser. Absent from runs of older versions.
+     */
+    openDeferred?: PhaseResult;
     /** Closed loop at 16 and at 2048 vectors (the vector-scaling figure). */
     scale16: PhaseResult;
     scale2048: PhaseResult;
@@ -127,12 +132,13 @@ function latencyRatio(a: LatencySummary, b: LatencySummary, p: 'p50' | 'p99'): n
 /** How `durationMs` is shared between the phases (they add up to 1). */
 const SHARES = {
   piscina: 0.1,
-  epoll: 0.08,
-  closed: 0.14,
-  open: 0.14,
-  latency: 0.18,
+  epoll: 0.07,
+  closed: 0.13,
+  open: 0.1,
+  openDeferred: 0.1,
+  latency: 0.16,
   eventfd: 0.2,
-  scale: 0.16,
+  scale: 0.14,
 } as const;
 
 /** {@link measureCpuCapacity} with a freshly compiled C baseline (removed again); undefined without gcc. */
@@ -207,6 +213,21 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
     share(SHARES.open).durationMs,
     () => runDispatcherPhase({ loop: 'open', ...o, ...share(SHARES.open), statsFile }),
   );
+  const openDeferred = await phase(
+    `dispatch open loop, pollWaitMicros ${POLL_WAIT_MICROS}`,
+    share(SHARES.openDeferred).durationMs,
+    async () => {
+      const r = await runDispatcherPhase({
+        loop: 'open',
+        ...o,
+        ...share(SHARES.openDeferred),
+        pollWaitMicros: POLL_WAIT_MICROS,
+        statsFile,
+      });
+      r.name = `dispatch open loop (${o.mode}, pollWaitMicros ${POLL_WAIT_MICROS})`;
+      return r;
+    },
+  );
   const latency = await phase(
     'latency: one vector, busy and sleeping, beside raw spin and wait/notify',
     share(SHARES.latency).durationMs,
@@ -264,7 +285,7 @@ export async function runThroughputBench(options: ThroughputOptions = {}): Promi
     load: { start: loadStart, end: loadavg() },
     cpuCapacity: { start: capacityStart, end: await cpuCapacityNow() },
     options: o,
-    phases: { piscina, epoll, closed, open, scale16, scale2048, eventfd: eventfd.dispatch },
+    phases: { piscina, epoll, closed, open, openDeferred, scale16, scale2048, eventfd: eventfd.dispatch },
     latency,
     eventfd,
     ratios,

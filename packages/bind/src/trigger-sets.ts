@@ -171,7 +171,12 @@ export class EpollTriggerSet implements TriggerSet {
     // A kick rings the doorbell before it writes the wake fd, so checking the doorbell first means a
     // kick is never left waiting behind a blocking drain.
     const kicked = this.bell.pending();
-    const got = this.epoll.drain(this.tags, this.raw, kicked ? 0 : timeoutMs);
+    // epoll_wait counts whole milliseconds: a shorter wait (pollWaitMicros) is rounded up, not to 0.
+    const got = this.epoll.drain(
+      this.tags,
+      this.raw,
+      kicked ? 0 : timeoutMs > 0 ? Math.ceil(timeoutMs) : timeoutMs,
+    );
     let n = 0;
     for (let i = 0; i < got; i++) {
       const tag = this.tags[i];

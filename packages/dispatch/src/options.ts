@@ -71,6 +71,20 @@ export interface DispatcherOptions {
   /** Consecutive empty polls that end a NAPI poll cycle; default 4. */
   idlePolls?: number;
   /**
+   * NAPI deferral, as Linux's `napi_defer_hard_irqs` with `gro_flush_timeout`
+   * (Documentation/networking/napi.rst, "Software IRQ coalescing"): when a poll round finds no work on
+   * any vector of a worker's poll list, the worker waits up to this long (µs) before it polls again,
+   * instead of polling back to back. The vectors stay masked meanwhile: a raise is held (the PBA bit)
+   * or coalesced into the held one, never signalled, so a raiser that pauses (a device between bursts,
+   * or a raiser thread the scheduler took off its CPU) finds its vectors still masked when it resumes
+   * rather than all re-armed. Any interrupt or control request to the worker ends the wait early; a
+   * cycle still ends after `idlePolls` empty polls, now spread over that many waits. Costs latency: the
+   * first raise after a pause waits up to one wait. Default 0 (rounds back to back). 0..1000000.
+   * With kernel eventfds (`triggers: 'eventfd'`) the wait is epoll_wait's, in whole milliseconds
+   * (rounded up).
+   */
+  pollWaitMicros?: number;
+  /**
    * Hybrid thresholds, raises per second per vector (default: poll at 2000/s and above, back to
    * interrupt below 500/s), and the measurement window (default 10 ms). A vector at 2000/s has an
    * event every 0.5 ms: by then polling it (one CAS per poll, no trigger, no doorbell) is cheaper
@@ -193,6 +207,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   checkNumber('spinMicros', options.spinMicros, 0, 1_000_000, false);
   checkNumber('coalesceMicros', options.coalesceMicros, 0, 1_000_000, false);
   checkNumber('idlePolls', options.idlePolls, 1, 1_000_000, true);
+  checkNumber('pollWaitMicros', options.pollWaitMicros, 0, 1_000_000, false);
   checkNumber('hybrid.pollAbove', h.pollAbove, 0, Number.MAX_SAFE_INTEGER, false);
   checkNumber('hybrid.interruptBelow', h.interruptBelow, 0, Number.MAX_SAFE_INTEGER, false);
   // windowMs 0 would make a hybrid worker never block, a negative one sleep forever.
@@ -211,6 +226,7 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     spinMicros: options.spinMicros ?? (mode === 'interrupt' ? 0 : 50),
     coalesceMicros: options.coalesceMicros ?? 0,
     idlePolls: options.idlePolls ?? 4,
+    pollWaitMicros: options.pollWaitMicros ?? 0,
     pollAbove: h.pollAbove ?? 2_000,
     interruptBelow: h.interruptBelow ?? 500,
     windowMs: h.windowMs ?? 10,

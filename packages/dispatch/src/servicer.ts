@@ -49,6 +49,8 @@ export interface LoopTuning {
   coalesceMicros: number;
   /** Consecutive empty polls that end a poll cycle (napi_complete). */
   idlePolls: number;
+  /** NAPI deferral: after a poll round that found no work, wait this long (µs) before the next. */
+  pollWaitMicros: number;
   /** Hybrid: switch a vector to poll mode at or above this rate (raises/s). */
   pollAbove: number;
   /** Hybrid: switch it back to interrupt mode below this rate (raises/s). */
@@ -117,6 +119,8 @@ export class Servicer {
   private readonly napiOff: Uint8Array;
   /** Set when a handler call returned to find its other vectors moved away (the watchdog). */
   private evicted = false;
+  /** Deliveries (and driver-polled work) the last poll round found: 0 lets pollWaitMicros wait. */
+  private roundWork = 0;
 
   constructor(options: ServicerOptions) {
     this.o = options;
@@ -168,6 +172,12 @@ export class Servicer {
       }
       if (this.pollList.length > 0) {
         this.pollRound();
+        // NAPI deferral (pollWaitMicros): a round that found nothing waits for an interrupt, a
+        // control request or the timeout before the next, with the polled vectors still masked.
+        if (this.roundWork === 0 && tuning.pollWaitMicros > 0 && this.pollList.length > 0) {
+          const m = set.collect(tuning.pollWaitMicros / 1000);
+          if (m > 0) this.batch(m);
+        }
         continue;
       }
       if (tuning.spinMicros > 0 && this.spin(tuning.spinMicros)) continue;
@@ -395,12 +405,13 @@ export class Servicer {
     this.pollList.push(pos);
   }
 
-  /** One NAPI round: poll every vector on the list once. */
+  /** One NAPI round: poll every vector on the list once; {@link roundWork} counts what it found. */
   private pollRound(): void {
     const { slot, tuning } = this.o;
     const { state, ops } = this.o.env;
     const vi = state.vi;
     const list = this.pollList;
+    this.roundWork = 0;
     for (let i = 0; i < list.length; i++) {
       const pos = list[i];
       const base = pos * VECTOR_WORDS;
@@ -410,6 +421,7 @@ export class Servicer {
         // The driver polls its own queue; no interrupt is claimed, so nothing goes through the table.
         const done = this.o.napi.poll(this.vectorOf(pos), this.context(pos), this.budgetLeft[pos]);
         this.napiWork[pos] += done;
+        this.roundWork += done;
         if (done > 0) this.emptyPolls[pos] = 0;
         else this.emptyPolls[pos]++;
         this.budgetLeft[pos] -= done;
@@ -417,6 +429,7 @@ export class Servicer {
         // Only the owner writes INFLIGHT while it owns the vector: the add's old value + 1 is the word.
         const held = Atomics.add(vi, base + VI.INFLIGHT, 1) + 1;
         this.emptyPolls[pos] = 0;
+        this.roundWork++;
         this.call(pos, held);
         this.budgetLeft[pos]--;
         // The list lost every other entry while the call was stuck: start the round again.
