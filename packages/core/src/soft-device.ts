@@ -303,6 +303,17 @@ export class SoftDevice implements IrqDevice {
   }
 
   /**
+   * True if a virqfd is installed for an MSI/MSI-X vector's mask (or unmask) eventfd (the mask
+   * extension). Like {@link intxVirqfd} it first catches up with a kernel eventfd closed meanwhile
+   * (its lazy POLLHUP, and the wake-up a write before the close owed), so what it reports is what
+   * the kernel would hold by now.
+   */
+  vectorVirqfd(vector: number, which: 'unmask' | 'mask'): boolean {
+    const slots = this.vdev.vecVirqfds.get(vector);
+    return !!slots && virqfdPollHup(slots[which]) !== null;
+  }
+
+  /**
    * VFIO_DEVICE_RESET (function-level reset): the device stops asserting INTx and forgets its interrupt
    * causes. Like the kernel's reset, it leaves the SET_IRQS configuration alone.
    */

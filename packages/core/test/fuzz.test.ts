@@ -7,7 +7,9 @@
 import test from 'ava';
 import { classifyThrown, fuzz } from './fuzz/engine.js';
 
-for (const seed of [1, (Date.now() >>> 0) % 1_000_000]) {
+// 358247: a per-run seed that failed CI-style on 2026-12-05 — a mask virqfd's lazy POLLHUP catch-up
+// ran inside the next SET_IRQS and read as that call's doing (snapshot.ts now catches up first).
+for (const seed of [1, 358247, (Date.now() >>> 0) % 1_000_000]) {
   // serial: each run checks the process's fds and pool slots at every epoch end, so two at once would
   // see each other's files as leaks
   test.serial(`fuzz: 40k random operations (seed ${seed}) keep every invariant`, async (t) => {

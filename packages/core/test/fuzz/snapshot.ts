@@ -10,6 +10,7 @@ import {
   ST_TRIGGER,
   VFIO_PCI_INTX_IRQ_INDEX,
   VFIO_PCI_MSI_IRQ_INDEX,
+  VFIO_PCI_MSIX_IRQ_INDEX,
   VFIO_PCI_NUM_IRQS,
 } from '../../src/index.js';
 
@@ -36,6 +37,23 @@ export interface DeviceSnapshot {
 /** Reads the device's whole observable state. */
 export function snapshot(dev: SoftDevice): DeviceSnapshot {
   const t = dev.vectorTable;
+  // First catch up with what the kernel would have done asynchronously by now: a virqfd whose kernel
+  // eventfd was written and then closed runs its handler (a mask, an unmask) and its POLLHUP teardown
+  // lazily, at the next look at its slot. Looked at only later — inside the next SET_IRQS's checks —
+  // that mask would read as the failed call's doing (seed 358247: vector 1.1 masked by an EBUSY).
+  const pin = dev.irqCount(VFIO_PCI_INTX_IRQ_INDEX) > 0;
+  const intxVirqfds = pin
+    ? { unmaskVirqfd: dev.intxVirqfd('unmask'), maskVirqfd: dev.intxVirqfd('mask') }
+    : {};
+  const virqfds: Record<string, boolean> = {};
+  const vectorsWithSlots = Math.max(
+    dev.irqCount(VFIO_PCI_MSI_IRQ_INDEX),
+    dev.irqCount(VFIO_PCI_MSIX_IRQ_INDEX),
+  );
+  for (let v = 0; v < vectorsWithSlots; v++) {
+    if (dev.vectorVirqfd(v, 'mask')) virqfds[`mask${v}`] = true;
+    if (dev.vectorVirqfd(v, 'unmask')) virqfds[`unmask${v}`] = true;
+  }
   const vectors = new Map<string, VectorSnapshot>();
   for (let index = 0; index < VFIO_PCI_NUM_IRQS; index++) {
     const n = dev.irqCount(index);
@@ -49,20 +67,15 @@ export function snapshot(dev: SoftDevice): DeviceSnapshot {
       });
     }
   }
-  const pin = dev.irqCount(VFIO_PCI_INTX_IRQ_INDEX) > 0;
   const device: Record<string, unknown> = {
     irqType: dev.irqType,
     msiQmax: dev.msiQmax,
     allocated: dev.allocatedVectors,
     intxAsserted: dev.intxAsserted,
     intxDisabled: dev.intxDisabled,
+    vectorVirqfds: Object.keys(virqfds).join(','),
   };
-  if (pin) {
-    Object.assign(device, dev.intxHw, {
-      unmaskVirqfd: dev.intxVirqfd('unmask'),
-      maskVirqfd: dev.intxVirqfd('mask'),
-    });
-  }
+  if (pin) Object.assign(device, dev.intxHw, intxVirqfds);
   return { vectors, device, irqType: dev.irqType };
 }
 
