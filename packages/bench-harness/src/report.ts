@@ -78,14 +78,14 @@ export function figuresOf(r: ThroughputResult): Figure[] {
       'x',
       extra(r.phases.open, 'raiserCpuShare'),
     ),
-    // The same storm with NAPI deferral (pollWaitMicros): the default row above stays the headline's
-    // neighbour, so what the option buys is read within one run.
+    // The same storm with NAPI deferral (pollWaitMicros), beside the default rows so that what the
+    // option buys is read within one run. No target: the issue's is judged on the default row, as it
+    // states it (as for coalesceMicros below).
     f(
       'openDeferredAbsorbed',
       `open loop, pollWaitMicros ${POLL_WAIT_MICROS}: raises absorbed`,
       'M/s',
       (r.phases.openDeferred?.raisesPerSec ?? Number.NaN) / 1e6,
-      { op: '>=', value: 10 },
     ),
     f(
       'openDeferredRaiserNs',

@@ -21,15 +21,16 @@ for (const triggers of ['memory', 'eventfd'] as const) {
   test.serial(
     `${triggers} triggers: a round that found nothing waits with its vector masked; a raise then is held and the next poll takes it`,
     async (t) => {
-      // idlePolls 2: the cycle the interrupt starts is one empty poll, a wait of up to a second, a
-      // second poll. Without the wait the two empty polls come back to back and the vector is unmasked
-      // again within microseconds: the test would never see it masked after a poll, and the raise
-      // below would be signalled.
+      // idlePolls 3: the cycle the interrupt starts is an empty poll, a wait of up to a second, another,
+      // a wait, a third: two seconds in which the vector is masked with nobody polling it, so the raise
+      // below lands in a wait even on a starved test thread. Without the wait the empty polls come back
+      // to back and the vector is unmasked again within microseconds: the test would never see it
+      // masked after a poll, and the raise below would be signalled.
       const f = await withDispatcher(t, {
         vectors: 1,
         workers: 1,
         mode: 'poll',
-        idlePolls: 2,
+        idlePolls: 3,
         pollWaitMicros: LONG_WAIT,
         triggers,
         recordMasked: true,
