@@ -20,6 +20,7 @@ export {
   type EventfdResult,
   formatThroughput,
   type LatencyResult,
+  openLoopWorkers,
   runDispatcherPhase,
   runThroughputBench,
   type SweepPoint,

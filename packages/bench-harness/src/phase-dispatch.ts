@@ -143,12 +143,13 @@ export async function runDispatcherPhase(opts: {
   const polls = s1.workers.reduce((a, w, i) => a + w.polls - w0[i].polls, 0);
   const batches = s1.workers.reduce((a, w, i) => a + w.batches - w0[i].batches, 0);
   const inPoll = s1.vectors.filter((v) => v.mode === 'poll').length;
+  const workers = `${opts.threads} service worker${opts.threads === 1 ? '' : 's'}`;
   return {
     name: `dispatch ${opts.loop} loop (${opts.mode})`,
     threads:
       opts.loop === 'closed'
-        ? `${opts.threads} service workers (handlers re-raise) + main idle`
-        : `${opts.threads} service workers + 1 raiser thread + main idle`,
+        ? `${workers} (handlers re-raise) + main idle`
+        : `${workers} + 1 raiser thread + main idle`,
     seconds,
     handled,
     raises,

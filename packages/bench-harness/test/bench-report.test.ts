@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { figuresOf, formatRunsReport, meets, summarizeRuns } from '../src/report.js';
 import { median } from '../src/stats-math.js';
-import type { ThroughputResult } from '../src/throughput.js';
+import { openLoopWorkers, type ThroughputResult } from '../src/throughput.js';
 
 // The CLI's renderer in miniature: cells joined by two spaces, rows by newlines.
 const table = (h: readonly string[], rows: readonly (readonly string[])[]) =>
@@ -149,4 +149,58 @@ test('the open loop figures of a run without the raiser extras are not measureme
   t.true(Number.isNaN(figs.find((f) => f.key === 'openRaiserNs')!.value));
   t.true(Number.isNaN(figs.find((f) => f.key === 'openRaiserShare')!.value));
   t.is(figs.find((f) => f.key === 'openAbsorbed')!.value, 12);
+});
+
+test("openLoopWorkers: the run's workers, but one fewer than the CPUs so the raiser has one; never none", (t) => {
+  t.is(openLoopWorkers(2, 2), 1);
+  t.is(openLoopWorkers(2, 1), 1);
+  t.is(openLoopWorkers(2, 3), 2);
+  t.is(openLoopWorkers(2, 16), 2);
+  t.is(openLoopWorkers(8, 4), 3);
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 256 }), fc.integer({ min: 1, max: 512 }), (threads, cpus) => {
+      const w = openLoopWorkers(threads, cpus);
+      t.true(w >= 1 && w <= threads);
+      t.true(w === 1 || w + 1 <= cpus, 'the raiser keeps a CPU unless only one worker is left');
+      t.true(w === threads || w + 1 >= cpus, 'no worker is taken that the CPUs could hold');
+    }),
+  );
+});
+
+test('the open loop rows: the target on the raiser-has-a-CPU phase, the shared and deferred storms beside it', (t) => {
+  const run = fakeRun(1);
+  const p = (raises: number, p50: number, share: number, ns: number) => ({
+    raisesPerSec: raises,
+    latencyUs: { p50 },
+    extra: { raiserCpuNsPerRaise: ns, raiserCpuShare: share },
+  });
+  const phases = run.phases as unknown as Record<string, unknown>;
+  phases.open = p(20e6, 90, 0.98, 45);
+  phases.openShared = p(9e6, 40, 0.64, 70);
+  phases.openDeferred = p(23e6, 60, 0.9, 33);
+  run.options.openWorkers = 1;
+  const by = (key: string) => figuresOf(run).find((f) => f.key === key)!;
+  t.is(by('openAbsorbed').label, 'open loop raises absorbed from one raiser thread, 1 worker');
+  t.is(by('openAbsorbed').value, 20);
+  t.true(meets(by('openAbsorbed').value, by('openAbsorbed').target));
+  t.is(by('openRaiserShare').value, 0.98);
+  t.is(
+    by('openSharedAbsorbed').label,
+    'open loop, 2 workers sharing 2 CPUs with the raiser: raises absorbed',
+  );
+  t.is(by('openSharedAbsorbed').value, 9);
+  t.is(by('openSharedAbsorbed').target, undefined);
+  t.is(by('openSharedRaiserShare').value, 0.64);
+  t.is(by('openDeferredAbsorbed').label, 'open loop, 2 workers, pollWaitMicros 200: raises absorbed');
+  t.is(by('openDeferredAbsorbed').value, 23);
+  t.is(by('openDeferredRaiserNs').value, 33);
+  // the deferred storm runs on 2 workers: its p50 is over the shared storm's, not the 1-worker one's
+  t.is(by('openDeferredP50VsDefault').value, 60 / 40);
+  // a machine where the workers and the raiser all fit: no shared phase, the deferral against `open`
+  delete phases.openShared;
+  run.options.openWorkers = 2;
+  t.is(by('openAbsorbed').label, 'open loop raises absorbed from one raiser thread, 2 workers');
+  t.true(Number.isNaN(by('openSharedAbsorbed').value));
+  t.true(Number.isNaN(by('openSharedRaiserShare').value));
+  t.is(by('openDeferredP50VsDefault').value, 60 / 90);
 });
