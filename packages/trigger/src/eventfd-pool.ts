@@ -491,8 +491,8 @@ export class EventFdPool {
     return true;
   }
 
-  /** @internal adds a doorbell watch; returns false when all MAX_WATCHES entries are taken */
-  addWatch(slot: number, desc: number, tag: number): boolean {
+  /** @internal adds a doorbell watch; returns its entry, or -1 when all MAX_WATCHES entries are taken */
+  addWatch(slot: number, desc: number, tag: number): number {
     const b = this.base(slot);
     for (let w = 0; w < MAX_WATCHES; w++) {
       const at = b + S_WATCH + 2 * w;
@@ -502,9 +502,24 @@ export class EventFdPool {
       Atomics.store(this.i32, at, desc);
       // published after the entry: a waker that sees the bit reads a whole entry
       this.updateWatched(b, 1 << w, 0);
-      return true;
+      return w;
     }
-    return false;
+    return -1;
+  }
+
+  /**
+   * @internal takes back the watch addWatch just put in entry `w`, when the file turned out closed
+   * (or its slot reused) by then. If markClosed or a reallocation cleared the bit first, it frees the
+   * entry itself (markClosed after its clear; alloc before it — then the entry may still hold our
+   * pair, unpublished, and is freed here: no add can claim an entry that is not 0). Not covered: the
+   * entry freed by a close, the slot reallocated and the entry re-claimed for the same doorbell, all
+   * before this runs — the newer watch would go too (docs/decisions.md, eventfd-pool.ts survivors).
+   */
+  undoWatch(slot: number, w: number, desc: number): void {
+    const b = this.base(slot);
+    const at = b + S_WATCH + 2 * w;
+    if ((this.updateWatched(b, 0, 1 << w) & (1 << w)) !== 0) Atomics.store(this.i32, at, 0);
+    else Atomics.compareExchange(this.i32, at, desc, 0);
   }
 
   /** @internal removes a doorbell watch; returns false if it was not there */

@@ -218,8 +218,19 @@ export class SharedEventFd {
         'SharedEventFd.watch: the doorbell must live in this eventfd pool (use pool.createDoorbell())',
       );
     }
-    if (!this.pool.addWatch(this.slot, desc, tag)) {
-      throw new VfioError('ENOSPC', 'epoll_ctl', 'too many watches on one eventfd');
+    const entry = this.pool.addWatch(this.slot, desc, tag);
+    if (entry < 0) throw new VfioError('ENOSPC', 'epoll_ctl', 'too many watches on one eventfd');
+    // The open check above and the add are two steps (the kernel's epoll_ctl holds a file reference
+    // across both). A close in between has already cleared the watches and rung the old set with
+    // POLLHUP, so a watch added after it would never hear of the close; and if the slot was freed and
+    // reused meanwhile, the watch sits on another file. Checked again after the add is published: a
+    // close that comes later finds the watch and rings it. Either way the add is taken back and fails
+    // as an add after the close would (a ring it drew meanwhile is spurious, which watchers allow).
+    try {
+      this.check('epoll_ctl');
+    } catch (e) {
+      this.pool.undoWatch(this.slot, entry, desc);
+      throw e;
     }
     if (this.pool.count(this.slot) !== 0n) doorbell.ring(tag);
   }

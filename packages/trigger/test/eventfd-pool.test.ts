@@ -292,7 +292,7 @@ test.serial(
     // The race, in the order it can happen across two threads: close()'s markClosed runs, then the
     // adds of watch() calls that had passed their open check, then close()'s unref frees the slot.
     t.true(pool.markClosed(e.slot));
-    for (let tag = 0; tag < MAX_WATCHES; tag++) t.true(pool.addWatch(e.slot, desc, tag));
+    for (let tag = 0; tag < MAX_WATCHES; tag++) t.is(pool.addWatch(e.slot, desc, tag), tag);
     pool.unref(e.slot);
     t.is(pool.live, 0);
     const f = SharedEventFd.create({ pool, nonblock: true });
@@ -302,6 +302,88 @@ test.serial(
     for (let tag = 8; tag < 8 + MAX_WATCHES; tag++) f.watch(bell, tag);
     t.deepEqual(rung(bell), [8, 9, 10, 11, 12, 13, 14, 15], 'and take none of its table');
     f.close();
+    t.true(pool.unregister());
+  },
+);
+
+/**
+ * watch() checks the file open, then adds: a close from another thread can land between the two. The
+ * interleaving is forced here by running the close inside the pool's addWatch, just before (or just
+ * after) the add itself.
+ */
+function raceWatch(
+  pool: EventFdPool,
+  when: 'before' | 'after',
+  between: () => void,
+): { restore: () => void } {
+  const add = pool.addWatch.bind(pool);
+  pool.addWatch = (slot: number, desc: number, tag: number) => {
+    if (when === 'before') between();
+    const w = add(slot, desc, tag);
+    if (when === 'after') between();
+    return w;
+  };
+  return { restore: () => (pool.addWatch = add) };
+}
+
+test.serial(
+  'a close between watch()\'s open check and its add: EBADF, and no watch left on the closed file',
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: EventFdPool.doorbellBytes(16) });
+    const bell = pool.createDoorbell(16);
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    pool.ref(e.slot); // a trigger's reference: the closed counter lives on, so the slot is not reused
+    e.write(1);
+    const race = raceWatch(pool, 'before', () => e.close());
+    // Added after the close's POLLHUP went out, the watch would never hear of the close.
+    t.throws(() => e.watch(bell, 3), { instanceOf: VfioError, code: 'EBADF' });
+    race.restore();
+    t.deepEqual(rung(bell), [], 'nothing rang: the close found no watch, and the late one was taken back');
+    pool.wake(e.slot, EV_HUP); // rings every doorbell the slot's watch table still names
+    t.deepEqual(rung(bell), [], 'no watch is left on the slot');
+    pool.unref(e.slot);
+    t.true(pool.unregister());
+  },
+);
+
+test.serial(
+  'a close and a reuse of the slot between watch()\'s open check and its add: EBADF, and the new file is not watched',
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: EventFdPool.doorbellBytes(16) });
+    const bell = pool.createDoorbell(16);
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    let f: SharedEventFd | undefined;
+    const race = raceWatch(pool, 'before', () => {
+      e.close();
+      f = SharedEventFd.create({ pool, nonblock: true });
+    });
+    t.throws(() => e.watch(bell, 5), { instanceOf: VfioError, code: 'EBADF' });
+    race.restore();
+    t.is(f!.slot, e.slot, 'the slot was reused');
+    rung(bell); // a ring drawn while the watch stood is spurious (the bit is a hint)
+    f!.write(1);
+    t.deepEqual(rung(bell), [], "the other file's writes do not ring the failed watch's doorbell");
+    for (let tag = 8; tag < 8 + MAX_WATCHES; tag++) f!.watch(bell, tag);
+    t.deepEqual(rung(bell), [8, 9, 10, 11, 12, 13, 14, 15], 'and the new file has its whole watch table');
+    f!.close();
+    t.true(pool.unregister());
+  },
+);
+
+test.serial(
+  "a close just after watch()'s add: the close rings the watch (POLLHUP), the add fails as one after the close",
+  (t) => {
+    const pool = EventFdPool.create({ capacity: 1, doorbellBytes: EventFdPool.doorbellBytes(16) });
+    const bell = pool.createDoorbell(16);
+    const e = SharedEventFd.create({ pool, nonblock: true });
+    pool.ref(e.slot);
+    const race = raceWatch(pool, 'after', () => e.close());
+    t.throws(() => e.watch(bell, 2), { instanceOf: VfioError, code: 'EBADF' });
+    race.restore();
+    t.deepEqual(rung(bell), [2], 'the close found the published watch and rang it');
+    pool.wake(e.slot, EV_HUP);
+    t.deepEqual(rung(bell), [], 'and no watch is left on the slot');
+    pool.unref(e.slot);
     t.true(pool.unregister());
   },
 );
