@@ -327,7 +327,7 @@ function raceWatch(
 }
 
 test.serial(
-  'a close between watch()\'s open check and its add: EBADF, and no watch left on the closed file',
+  "a close between watch()'s open check and its add: EBADF, and no watch left on the closed file",
   (t) => {
     const pool = EventFdPool.create({ capacity: 1, doorbellBytes: EventFdPool.doorbellBytes(16) });
     const bell = pool.createDoorbell(16);
@@ -347,7 +347,7 @@ test.serial(
 );
 
 test.serial(
-  'a close and a reuse of the slot between watch()\'s open check and its add: EBADF, and the new file is not watched',
+  "a close and a reuse of the slot between watch()'s open check and its add: EBADF, and the new file is not watched",
   (t) => {
     const pool = EventFdPool.create({ capacity: 1, doorbellBytes: EventFdPool.doorbellBytes(16) });
     const bell = pool.createDoorbell(16);
