@@ -225,7 +225,7 @@ test('an EVENTFD element that is not an s32 fd or an eventfd object is EINVAL; -
 });
 
 test('no data with argsz covering count: BOOL reads zeros (signals nothing); EVENTFD reads fd 0 and is refused', (t) => {
-  const { d, efds, state, routes, close } = bound();
+  const { d, state, routes, close } = bound();
   const before = state();
   // The kernel copies argsz bytes from the caller; a caller that gives none has a zeroed buffer here.
   t.is(d.setIrqs({ flags: BOOL | TRIG, index: MSIX, start: 0, count: V, argsz: 20 + V }), 0);
