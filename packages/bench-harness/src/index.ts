@@ -6,6 +6,8 @@
 
 export type { CpuCapacity } from './cpu-speed.js';
 export {
+  accountingLine,
+  accountingsOf,
   type Figure,
   type FigureSummary,
   figureRows,

@@ -8,6 +8,7 @@ import { POLL_WAIT_MICROS } from './phase-dispatch.js';
 import { COALESCE_MICROS } from './phase-eventfd.js';
 import { median } from './stats-math.js';
 import type { ThroughputResult } from './throughput.js';
+import type { Accounting } from './throughput-types.js';
 
 /** A target: the figure must be at least / at most `value`. */
 export interface Target {
@@ -322,14 +323,58 @@ export function formatRunsReport(
       rows,
     ),
   ];
-  const unmet = summarizeRuns(runs).filter((s) => s.met === false);
+  const acct = accountingLine(runs);
+  const unmet = summarizeRuns(runs)
+    .filter((s) => s.met === false)
+    .map((s) => s.key);
+  if (!acct.exact) unmet.push('accounting');
   out.push(
     '',
-    unmet.length === 0
-      ? 'every target met (medians)'
-      : `targets not met (medians): ${unmet.map((s) => s.key).join(', ')}`,
+    acct.line,
+    unmet.length === 0 ? 'every target met (medians)' : `targets not met (medians): ${unmet.join(', ')}`,
   );
   return out.join('\n');
+}
+
+/** Every dispatcher phase's whole-run {@link Accounting} of a run, by phase name (runs of older versions may lack some). */
+export function accountingsOf(r: ThroughputResult): [string, Accounting][] {
+  const out: [string, Accounting][] = [];
+  for (const [name, p] of Object.entries(r.phases)) if (p?.accounting) out.push([name, p.accounting]);
+  if (r.latency?.accounting) out.push(['latency', r.latency.accounting]);
+  return out;
+}
+
+/**
+ * The report's accounting line. Issue 12's open-loop target is raises absorbed *with the accounting
+ * exact*, and a figure is worth nothing if raises went missing to get it: so the report says, for the
+ * whole series, whether every dispatcher phase of every run balanced (raised = delivered + coalesced +
+ * pending + dropped, and raised = what the bench's own threads counted), and names each one that did not.
+ * `exact` is false for an unbalanced phase and for a series that recorded no accounting at all.
+ */
+export function accountingLine(runs: readonly ThroughputResult[]): { exact: boolean; line: string } {
+  let phases = 0;
+  let raised = 0;
+  const bad: string[] = [];
+  runs.forEach((r, i) => {
+    for (const [name, a] of accountingsOf(r)) {
+      phases++;
+      raised += a.raised;
+      if (!a.balanced) {
+        bad.push(
+          `run ${i + 1} ${name}: raised ${a.raised} (the bench's threads counted ${a.expected}) vs delivered ` +
+            `${a.delivered} + coalesced ${a.coalesced} + pending ${a.pending} + dropped ${a.dropped}`,
+        );
+      }
+    }
+  });
+  if (phases === 0) return { exact: false, line: 'accounting: none recorded by these runs' };
+  if (bad.length > 0) return { exact: false, line: `accounting NOT exact: ${bad.join('; ')}` };
+  return {
+    exact: true,
+    line:
+      `accounting exact: in all ${phases} dispatcher phases of ${runs.length === 1 ? 'the run' : `the ${runs.length} runs`}, raised = delivered + ` +
+      `coalesced + pending + dropped = the raises the bench's threads counted (${raised} raises)`,
+  };
 }
 
 /** A plain-text table renderer (virq's format.ts `table`): header, rows → aligned lines. */

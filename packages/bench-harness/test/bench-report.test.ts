@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { figuresOf, formatRunsReport, meets, summarizeRuns } from '../src/report.js';
+import { accountingLine, figuresOf, formatRunsReport, meets, summarizeRuns } from '../src/report.js';
 import { median } from '../src/stats-math.js';
 import { openLoopWorkers, type ThroughputResult } from '../src/throughput.js';
 
@@ -38,7 +38,21 @@ test('meets: >= and <= targets, and no verdict without a target or for NaN', (t)
 
 // A result with just what figuresOf reads; `k` scales every figure so runs differ.
 function fakeRun(k: number, loadStart = 0.5): ThroughputResult {
-  const phase = (cpu: number, raises = 0) => ({ cpuNsPerHandled: cpu, raisesPerSec: raises });
+  // Each dispatcher phase's accounting balances: 1000 raised = 600 delivered + 390 coalesced + 10 pending.
+  const accounting = {
+    raised: 1000,
+    delivered: 600,
+    coalesced: 390,
+    pending: 10,
+    dropped: 0,
+    expected: 1000,
+    balanced: true,
+  };
+  const phase = (cpu: number, raises = 0) => ({
+    cpuNsPerHandled: cpu,
+    raisesPerSec: raises,
+    accounting: { ...accounting },
+  });
   const lat = (p50: number, p99: number) => ({ p50, p99 });
   return {
     machine: { node: 'v20', cpus: 2, cpuModel: 'Test CPU' },
@@ -48,7 +62,11 @@ function fakeRun(k: number, loadStart = 0.5): ThroughputResult {
       closed: phase(300 * k),
       open: { ...phase(0, 12e6 * k), extra: { raiserCpuNsPerRaise: 50 * k, raiserCpuShare: 0.6 } },
     },
-    latency: { busy: { count: 1, ...lat(0.8 * k, 4 * k) }, busyPreemptionsPerSec: 100 * k },
+    latency: {
+      busy: { count: 1, ...lat(0.8 * k, 4 * k) },
+      busyPreemptionsPerSec: 100 * k,
+      accounting: { ...accounting },
+    },
     ratios: {
       closedVsPiscina: 90 * k,
       closedVsEpoll: 20 * k,
@@ -140,6 +158,42 @@ test('formatRunsReport names the machine, the load, each median and spread, and 
   );
   t.regex(text, /open loop: raiser thread CPU time ÷ wall time\s+0\.60×/);
   t.regex(text, /latency, busy: preemptions of the two pinned threads\s+100\/s\s+90\.0\/s – 120\/s/);
+});
+
+test('the report says the accounting is exact only when every dispatcher phase of every run balanced', (t) => {
+  const runs = [fakeRun(1), fakeRun(1.1), fakeRun(0.9)];
+  const opts = { command: 'c', loadStart: [0, 0, 0], loadEnd: [0, 0, 0], table };
+  // 3 runs × (closed, open, latency): 9 phases of 1000 raises each
+  t.deepEqual(accountingLine(runs), {
+    exact: true,
+    line:
+      'accounting exact: in all 9 dispatcher phases of the 3 runs, raised = delivered + coalesced + pending + ' +
+      "dropped = the raises the bench's threads counted (9000 raises)",
+  });
+  t.regex(formatRunsReport(runs, opts), /^accounting exact: in all 9 dispatcher phases/m);
+
+  // One raise lost in run 2's open loop: named, and the series does not meet its targets.
+  const lost = runs[1].phases.open.accounting!;
+  lost.delivered -= 1;
+  lost.balanced = false;
+  const a = accountingLine(runs);
+  t.false(a.exact);
+  t.is(
+    a.line,
+    "accounting NOT exact: run 2 open: raised 1000 (the bench's threads counted 1000) vs delivered 599 + " +
+      'coalesced 390 + pending 10 + dropped 0',
+  );
+  const text = formatRunsReport(runs, opts);
+  t.regex(text, /^accounting NOT exact: run 2 open/m);
+  t.regex(text, /^targets not met \(medians\): .*accounting$/m);
+  t.notRegex(text, /every target met/);
+
+  // A series that recorded none (runs of an older version) is not called exact.
+  for (const r of runs) {
+    for (const p of Object.values(r.phases)) delete p.accounting;
+    delete (r.latency as { accounting?: unknown }).accounting;
+  }
+  t.deepEqual(accountingLine(runs), { exact: false, line: 'accounting: none recorded by these runs' });
 });
 
 test('the open loop figures of a run without the raiser extras are not measurements (NaN)', (t) => {

@@ -21,7 +21,9 @@ per event; then one vector's raise → handler latency (busy and sleeping, besid
 and a raw Atomics.wait/notify wake), the dispatcher over kernel eventfds beside a C epoll drain
 (gcc), and CPU per event at 2048 vectors beside 16. Prints each phase and each figure with its target.
 With --runs N, runs the bench N times, each in a fresh process, and prints per figure the median
-and the spread (min – max), with the machine and the load average at start and end.
+and the spread (min – max), with the machine and the load average at start and end. Every
+dispatcher phase's accounting (raised = delivered + coalesced + pending + dropped = the raises the
+bench's threads counted) is checked: the report says it is exact, or names the phase, and exits 1.
 
 Options:
   --vectors N        MSI-X vectors, 1..2048 (default 256)
@@ -64,7 +66,7 @@ export async function runBench(argv: string[]): Promise<number> {
   // The sweep feeds the HTML report's "throughput against vector count" plot.
   const sweep = html ? [1, 4, 16, 64, 256, 1024].filter((n) => n <= Math.max(vectors, 256)) : [];
 
-  const { figureRows, runThroughputBench } = await import('@virq/bench-harness');
+  const { accountingLine, figureRows, runThroughputBench } = await import('@virq/bench-harness');
   const bar = new ProgressBar();
   process.stderr.write(
     `virq bench: ${vectors} MSI-X vectors, ${threads} workers, mode ${mode}, ${(durationMs / 1000).toFixed(1)} s` +
@@ -136,10 +138,13 @@ export async function runBench(argv: string[]): Promise<number> {
       `  CPUs' worth delivered with all ${result.machine.cpus} busy (a pinned C loop): ${one(cap.start)} at start, ${one(cap.end)} at end\n`,
     );
   }
+  const acct = accountingLine([result]);
+  process.stdout.write(`  ${acct.line}\n`);
   const json = str('json');
   if (json) writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
   if (html) writeFileSync(html, renderHtmlReport(result, `virq bench ${argv.join(' ')}`.trim()));
-  return 0;
+  // Raises lost or counted twice are a bug, not a slow run: the figures above are not to be trusted.
+  return acct.exact ? 0 : 1;
 }
 
 /**
@@ -147,7 +152,7 @@ export async function runBench(argv: string[]): Promise<number> {
  * JIT, heap and thread placement of its own), then the median and spread of every figure.
  */
 async function runSeries(argv: string[], runs: number, json: string | undefined): Promise<number> {
-  const { formatRunsReport, summarizeRuns } = await import('@virq/bench-harness');
+  const { accountingLine, formatRunsReport, summarizeRuns } = await import('@virq/bench-harness');
   const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -192,5 +197,5 @@ async function runSeries(argv: string[], runs: number, json: string | undefined)
       `${JSON.stringify({ command, loadStart, loadEnd, summary, runs: results }, null, 2)}\n`,
     );
   }
-  return 0;
+  return accountingLine(results).exact ? 0 : 1;
 }

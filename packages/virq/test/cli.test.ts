@@ -61,6 +61,11 @@ test.serial('bench with a short duration writes JSON whose accounting balances',
     t.is(a.raised, a.delivered + a.coalesced + a.pending + a.dropped, `${phase}: nothing lost`);
     t.true(a.balanced, phase);
   }
+  // ...and the report says so, counting the phases it checked.
+  t.regex(
+    r.stdout,
+    new RegExp(`^ {2}accounting exact: in all ${accounts.length} dispatcher phases of the run,`, 'm'),
+  );
   // The closed loop raises each vector once at the start; the open loop's raiser a whole batch.
   t.true(result.phases.closed.accounting.expected >= 32);
   t.true(result.phases.open.accounting.expected >= 32);
@@ -102,6 +107,17 @@ test.serial(
     t.is(closed.min, measured.length > 0 ? Math.min(...measured) : null);
     t.is(closed.max, measured.length > 0 ? Math.max(...measured) : null);
     for (const run of j.runs) t.true(run.phases.open.accounting.balanced);
+    // The report checked every dispatcher phase of both runs (the latency phase's too).
+    const checked = j.runs.reduce(
+      (n: number, run: { phases: Record<string, { accounting?: unknown }> }) =>
+        n + Object.values(run.phases).filter((p) => p.accounting).length + 1,
+      0,
+    );
+    t.true(checked >= 2 * 7, `${checked} phases`);
+    t.regex(
+      r.stdout,
+      new RegExp(`^accounting exact: in all ${checked} dispatcher phases of the 2 runs`, 'm'),
+    );
   },
 );
 
