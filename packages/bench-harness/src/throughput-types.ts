@@ -73,6 +73,55 @@ export function baselineResult(p: {
   };
 }
 
+/**
+ * Two windows of the same dispatcher phase as one: counts and seconds summed, rates and CPU per event
+ * over the sums (so each window weighs by the events it handled, not by being one of two), accountings
+ * summed and balanced only if both were. Per-event extras are weighted by handled in the same way;
+ * `polls` is summed. Latency percentiles cannot be pooled from two summaries, so it keeps the window
+ * whose p99 is the worse: pooling never makes the tail look better than either window did.
+ */
+export function pooledPhase(a: PhaseResult, b: PhaseResult): PhaseResult {
+  const handled = a.handled + b.handled;
+  const seconds = a.seconds + b.seconds;
+  const raises = a.raises + b.raises;
+  const coalesced = a.coalesced + b.coalesced;
+  const perHandled = (x: number, y: number) =>
+    handled > 0 ? (x * a.handled + y * b.handled) / handled : (x + y) / 2;
+  const extra: Record<string, number | string> = {};
+  for (const [k, v] of Object.entries(a.extra ?? {})) {
+    const w = b.extra?.[k];
+    extra[k] = typeof v !== 'number' || typeof w !== 'number' ? v : k === 'polls' ? v + w : perHandled(v, w);
+  }
+  const pooled: PhaseResult = {
+    name: a.name,
+    threads: a.threads,
+    seconds,
+    handled,
+    raises,
+    coalesced,
+    handledPerSec: handled / seconds,
+    raisesPerSec: raises / seconds,
+    coalescedPct: raises > 0 ? (100 * coalesced) / raises : 0,
+    latencyUs: a.latencyUs.p99 >= b.latencyUs.p99 ? a.latencyUs : b.latencyUs,
+    cpuNsPerHandled: perHandled(a.cpuNsPerHandled, b.cpuNsPerHandled),
+    ...(a.extra ? { extra } : {}),
+  };
+  if (a.accounting && b.accounting) {
+    const x = a.accounting;
+    const y = b.accounting;
+    pooled.accounting = {
+      raised: x.raised + y.raised,
+      delivered: x.delivered + y.delivered,
+      coalesced: x.coalesced + y.coalesced,
+      pending: x.pending + y.pending,
+      dropped: x.dropped + y.dropped,
+      expected: x.expected + y.expected,
+      balanced: x.balanced && y.balanced,
+    };
+  }
+  return pooled;
+}
+
 /** What runLatencyPhase (phase-latency.ts) measures. */
 export interface LatencyResult {
   /** Dispatcher, both sides spinning. */
