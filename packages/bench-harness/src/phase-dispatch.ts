@@ -9,7 +9,7 @@ import { Dispatcher, type DispatchMode } from '@virq/dispatch';
 import { threadCpuNs } from './os-threads.js';
 import { CONTROL, countSlots, type HandlerData } from './throughput-handler.js';
 import { LatencyBuckets, makeClock, summarize } from './throughput-latency.js';
-import type { PhaseResult } from './throughput-types.js';
+import { type PhaseResult, phaseCounts } from './throughput-types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -150,13 +150,7 @@ export async function runDispatcherPhase(opts: {
       opts.loop === 'closed'
         ? `${workers} (handlers re-raise) + main idle`
         : `${workers} + 1 raiser thread + main idle`,
-    seconds,
-    handled,
-    raises,
-    coalesced,
-    handledPerSec: handled / seconds,
-    raisesPerSec: raises / seconds,
-    coalescedPct: raises > 0 ? (100 * coalesced) / raises : 0,
+    ...phaseCounts(seconds, handled, raises, coalesced),
     latencyUs: summarize(lat.totals()),
     cpuNsPerHandled: ((cpu.user + cpu.system) * 1000) / Math.max(1, handled),
     extra: {

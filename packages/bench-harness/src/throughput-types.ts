@@ -46,6 +46,19 @@ export interface Accounting {
   balanced: boolean;
 }
 
+/** A phase's counts over its window and the rates they give: the one place a {@link PhaseResult}'s rates are computed. */
+export function phaseCounts(seconds: number, handled: number, raises: number, coalesced: number) {
+  return {
+    seconds,
+    handled,
+    raises,
+    coalesced,
+    handledPerSec: handled / seconds,
+    raisesPerSec: raises / seconds,
+    coalescedPct: raises > 0 ? (100 * coalesced) / raises : 0,
+  };
+}
+
 /**
  * The result of a one-delivery-per-event baseline (piscina task, eventfd + epoll wake): every raise is
  * handled on its own, so raises = handled and nothing coalesces.
@@ -61,13 +74,7 @@ export function baselineResult(p: {
   return {
     name: p.name,
     threads: p.threads,
-    seconds: p.seconds,
-    handled: p.handled,
-    raises: p.handled,
-    coalesced: 0,
-    handledPerSec: p.handled / p.seconds,
-    raisesPerSec: p.handled / p.seconds,
-    coalescedPct: 0,
+    ...phaseCounts(p.seconds, p.handled, p.handled, 0),
     latencyUs: p.latencyUs,
     cpuNsPerHandled: ((p.cpu.user + p.cpu.system) * 1000) / Math.max(1, p.handled),
   };
@@ -95,13 +102,7 @@ export function pooledPhase(a: PhaseResult, b: PhaseResult): PhaseResult {
   const pooled: PhaseResult = {
     name: a.name,
     threads: a.threads,
-    seconds,
-    handled,
-    raises,
-    coalesced,
-    handledPerSec: handled / seconds,
-    raisesPerSec: raises / seconds,
-    coalescedPct: raises > 0 ? (100 * coalesced) / raises : 0,
+    ...phaseCounts(seconds, handled, raises, coalesced),
     latencyUs: a.latencyUs.p99 >= b.latencyUs.p99 ? a.latencyUs : b.latencyUs,
     cpuNsPerHandled: perHandled(a.cpuNsPerHandled, b.cpuNsPerHandled),
     ...(a.extra ? { extra } : {}),
